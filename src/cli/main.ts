@@ -1,0 +1,1 @@
+console.log("hpc-sandbox: not yet");
