@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import type { LegId, StartupSample } from '../results.js';
+import { evaluateStartupReferences } from './startup-references.js';
+import { type BenchEvent, runSeries, seriesFigures, summariseSeries } from './startup-series.js';
+
+const leg: LegId = { scheduler: 'local', driver: 'process' };
+const okSample = (ms: number): StartupSample => ({ ok: true, placedMs: ms / 4, healthyMs: ms / 2, firstExecMs: ms });
+
+describe('runSeries', () => {
+  it('takes sequential samples one at a time, in order, and reports progress', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const events: BenchEvent[] = [];
+    const series = await runSeries({
+      leg,
+      plan: { mode: 'sequential', count: 3 },
+      sample: async (i) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        return okSample(100 * (i + 1));
+      },
+      onEvent: (e) => events.push(e),
+    });
+    expect(maxRunning).toBe(1);
+    expect(series.samples.map((s) => s.firstExecMs)).toEqual([100, 200, 300]);
+    expect(series.stats).toMatchObject({ n: 3, successRate: 1, median: 200 });
+    expect(events.map((e) => e.type)).toEqual(['bench:start', 'bench:sample', 'bench:sample', 'bench:sample', 'bench:end']);
+  });
+
+  it('launches a burst all at once', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    await runSeries({
+      leg,
+      plan: { mode: 'burst', count: 4 },
+      sample: async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+        return okSample(10);
+      },
+    });
+    expect(maxRunning).toBe(4);
+  });
+
+  it('staggers launches by staggerMs without waiting for the previous start', async () => {
+    const launchedAt: number[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    await runSeries({
+      leg,
+      plan: { mode: 'staggered', count: 3, staggerMs: 10 },
+      sample: async (i) => {
+        launchedAt[i] = performance.now();
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 60));
+        running--;
+        return okSample(10);
+      },
+    });
+    // Ordering and overlap, not durations: a launch never precedes the one before it, and the
+    // 60 ms samples overlap because launches are 10 ms apart.
+    expect(launchedAt[1]!).toBeGreaterThanOrEqual(launchedAt[0]!);
+    expect(launchedAt[2]!).toBeGreaterThanOrEqual(launchedAt[1]!);
+    expect(maxRunning).toBeGreaterThan(1);
+  });
+
+  it('stops when aborted and says so', async () => {
+    const controller = new AbortController();
+    const run = runSeries({
+      leg,
+      plan: { mode: 'sequential', count: 5 },
+      signal: controller.signal,
+      sample: async (i) => {
+        if (i === 1) controller.abort();
+        return okSample(10);
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'HPCSB_ABORTED' });
+  });
+});
+
+describe('summariseSeries', () => {
+  it('counts failures in the success rate and excludes them from the latency figures', () => {
+    const series = summariseSeries(leg, 'burst', [okSample(100), { ok: false, error: 'boom' }, okSample(300)]);
+    expect(series.stats).toMatchObject({ n: 3, median: 200, min: 100, max: 300 });
+    expect(series.stats.successRate).toBeCloseTo(2 / 3);
+    expect(series.phases.healthy).toMatchObject({ median: 100 });
+    expect(series.recommendedHealthTimeoutMs?.value).toBe(2_000);
+  });
+
+  it('gives no health-timeout advice for a warm series', () => {
+    const warm = summariseSeries(leg, 'warm', [{ ok: true, firstExecMs: 3 }]);
+    expect(warm.recommendedHealthTimeoutMs).toBeUndefined();
+    expect(warm.phases.healthy).toBeUndefined();
+  });
+
+  it('judges figures against the references, mode-specific names first', () => {
+    const table = {
+      '*': { 'startup.median': { value: 100, lower: null, upper: 0.5, unit: 'ms' } },
+      'local x process': { 'startup.burst.p99': { value: 100, lower: null, upper: 0.1, unit: 'ms' } },
+    };
+    const samples = [okSample(100), okSample(140)];
+    const burst = summariseSeries(leg, 'burst', samples, evaluateStartupReferences(table, leg, 'burst'));
+    const byMetric = Object.fromEntries(burst.verdicts.map((v) => [v.metric, v.state]));
+    expect(byMetric).toMatchObject({
+      'startup.median': 'within', // 120 <= 150
+      'startup.burst.p99': 'beyond', // 139.6 > 110
+      'startup.p95': 'no-reference',
+      'startup.successRate': 'no-reference',
+    });
+    expect(seriesFigures(burst)['healthy.median']).toBe(60);
+  });
+});

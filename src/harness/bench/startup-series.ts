@@ -1,0 +1,133 @@
+import { AbortedError } from '../../errors.js';
+import type { LegId, ReferenceVerdict, StartupMode, StartupSample, StartupSeries, Statistics } from '../results.js';
+import { legName } from '../results.js';
+import { recommendHealthTimeout } from './health-timeout.js';
+import { computeStatistics } from './statistics.js';
+
+/** How many starts a mode makes; `staggerMs` is the gap between launches in `staggered` mode. */
+export interface ModePlan {
+  mode: StartupMode;
+  count: number;
+  /** @default 200 (ComputeSDK's staggered mode) */
+  staggerMs?: number;
+}
+
+/** Progress of a benchmark, for reporters. */
+export type BenchEvent =
+  | { type: 'bench:start'; leg: LegId; mode: StartupMode; count: number }
+  | { type: 'bench:sample'; leg: LegId; mode: StartupMode; index: number; count: number; sample: StartupSample }
+  | { type: 'bench:end'; series: StartupSeries };
+
+export interface SeriesOptions {
+  leg: LegId;
+  plan: ModePlan;
+  /** Takes one sample (a cold start, or a warm acquire). Must not throw but on abort. */
+  sample: (index: number, signal: AbortSignal | undefined) => Promise<StartupSample>;
+  /** Compares the series' figures with the suite's references for this leg. */
+  evaluate?: (figures: SeriesFigures) => ReferenceVerdict[];
+  onEvent?: (event: BenchEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** The figures a reference can name, e.g. `firstExec.p95` or `healthy.median` (ms). */
+export type SeriesFigures = Record<string, number>;
+
+/**
+ * Takes `plan.count` samples in the plan's mode and summarises them: `sequential` one after the
+ * other, `staggered` launching one every `staggerMs` without waiting for the previous, `burst`
+ * all at once, `warm` one after the other (each is an acquire from a running pool).
+ */
+export async function runSeries(options: SeriesOptions): Promise<StartupSeries> {
+  const { leg, plan, signal } = options;
+  const count = plan.count;
+  options.onEvent?.({ type: 'bench:start', leg, mode: plan.mode, count });
+  const samples: StartupSample[] = new Array(count);
+  const take = async (index: number): Promise<void> => {
+    if (signal?.aborted) throw new AbortedError(`${plan.mode} startup benchmark of ${legName(leg)}`, { cause: signal.reason });
+    const sample = await options.sample(index, signal);
+    samples[index] = sample;
+    options.onEvent?.({ type: 'bench:sample', leg, mode: plan.mode, index, count, sample });
+  };
+  if (plan.mode === 'sequential' || plan.mode === 'warm') {
+    for (let i = 0; i < count; i++) await take(i);
+  } else {
+    const gapMs = plan.mode === 'staggered' ? (plan.staggerMs ?? 200) : 0;
+    const launches = Array.from({ length: count }, async (_, i) => {
+      if (gapMs > 0) await sleep(i * gapMs, signal);
+      await take(i);
+    });
+    // allSettled first so every launched start is stopped before an error leaves this function.
+    const outcomes = await Promise.allSettled(launches);
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+  const series = summariseSeries(leg, plan.mode, samples, options.evaluate);
+  options.onEvent?.({ type: 'bench:end', series });
+  return series;
+}
+
+/** Statistics, per-phase statistics, reference verdicts and the recommended health timeout of a series. */
+export function summariseSeries(
+  leg: LegId,
+  mode: StartupMode,
+  samples: StartupSample[],
+  evaluate?: (figures: SeriesFigures) => ReferenceVerdict[],
+): StartupSeries {
+  const attempts = samples.length;
+  const ok = samples.filter((s) => s.ok);
+  const phaseStats = (pick: (s: StartupSample) => number | undefined): Statistics | undefined => {
+    const values = ok.map(pick).filter((v): v is number => v !== undefined);
+    return values.length > 0 ? computeStatistics(values, attempts) : undefined;
+  };
+  const stats = computeStatistics(ok.map((s) => s.firstExecMs ?? NaN), attempts);
+  const phases = {
+    placed: phaseStats((s) => s.placedMs),
+    healthy: phaseStats((s) => s.healthyMs),
+    firstExec: phaseStats((s) => s.firstExecMs),
+  };
+  const series: StartupSeries = {
+    leg,
+    name: legName(leg),
+    mode,
+    samples,
+    stats,
+    phases: dropUndefined(phases),
+    verdicts: [],
+  };
+  // A warm acquire has no /health phase: its timeout advice would be meaningless.
+  const recommendation = mode === 'warm' ? undefined : recommendHealthTimeout(phases.healthy);
+  if (recommendation) series.recommendedHealthTimeoutMs = recommendation;
+  if (evaluate) series.verdicts = evaluate(seriesFigures(series));
+  return series;
+}
+
+/** `firstExec.median`, `healthy.p99`, `successRate`... of a series, for reference evaluation. */
+export function seriesFigures(series: StartupSeries): SeriesFigures {
+  const figures: SeriesFigures = { successRate: series.stats.successRate };
+  for (const [phase, stats] of Object.entries(series.phases) as Array<[string, Statistics | undefined]>) {
+    if (!stats) continue;
+    for (const key of ['median', 'p95', 'p99', 'min', 'max', 'mean'] as const) {
+      if (Number.isFinite(stats[key])) figures[`${phase}.${key}`] = stats[key];
+    }
+  }
+  return figures;
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError('startup benchmark', { cause: signal.reason }));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError('startup benchmark', { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
