@@ -16,7 +16,8 @@ export type SandboxErrorCode =
   | 'HPCSB_POOL_CLOSED'
   | 'HPCSB_NOMAD_API'
   | 'HPCSB_IMAGE_BUILD'
-  | 'HPCSB_ABORTED';
+  | 'HPCSB_ABORTED'
+  | 'HPCSB_CHECK_FAILED';
 
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode;
