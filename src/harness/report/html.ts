@@ -1,0 +1,111 @@
+import type { CheckResult, RunReport } from '../results.js';
+import { formatMs, formatPercent } from './format.js';
+import { escapeHtml } from './html-escape.js';
+import { legNote } from './summary-table.js';
+import { renderPhaseBars, renderStripPlot } from './svg-plots.js';
+
+const STYLE = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d232b;background:#fff;max-width:1100px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde2e8;padding-bottom:4px}
+.meta{color:#5b6672}.verdict{display:inline-block;padding:2px 10px;border-radius:4px;font-weight:600;color:#fff}
+.pass{background:#1f883d}.fail{background:#cf222e}
+table{border-collapse:collapse;width:100%;margin:6px 0}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eceff2;vertical-align:top}
+th{background:#f6f8fa;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.state-passed{color:#1f883d}.state-failed{color:#cf222e;font-weight:600}.state-skipped{color:#9a6700}.state-degraded{color:#9a6700}
+.state-within{color:#1f883d}.state-beyond{color:#cf222e;font-weight:600}.state-no-reference{color:#5b6672}
+pre{background:#f6f8fa;padding:8px;overflow:auto;white-space:pre-wrap;margin:4px 0}details{margin:4px 0}
+svg{display:block;max-width:100%;height:auto;margin:8px 0}
+svg .label,svg .tick,svg .value{font:12px system-ui,sans-serif;fill:#1d232b}svg .tick{fill:#5b6672}
+svg .guide{stroke:#eceff2}svg .axis{stroke:#8c959f}
+svg .sample{fill:#0969da;fill-opacity:.55}svg .median{stroke:#1d232b;stroke-width:3}
+svg .p95{stroke:#bf8700;stroke-width:2}svg .p99{stroke:#cf222e;stroke-width:2}svg .failed{stroke:#cf222e;stroke-width:2}
+svg .failed-text{fill:#cf222e}
+svg .phase-placed{fill:#8250df}svg .phase-healthy{fill:#0969da}svg .phase-first-exec{fill:#1f883d}
+.legend span{margin-right:14px}.double{color:#9a6700;font-weight:600}
+`;
+
+/**
+ * A self-contained HTML report (inline CSS and SVG, no script, no external asset, so it opens
+ * from a CI artefact or an e-mail): verdict, legs with every check, startup tables with
+ * references and the advised health timeout, a strip plot of time to first exec per leg and mode
+ * and a stacked bar chart of the startup phases.
+ */
+export function renderHtml(report: RunReport): string {
+  const { summary } = report;
+  const body: string[] = [];
+  body.push(`<h1>hpc-sandbox ${escapeHtml(report.command)}: ${escapeHtml(report.suite.name)} <span class="verdict ${summary.verdict}">${summary.verdict.toUpperCase()}</span></h1>`);
+  body.push(
+    `<p class="meta">${escapeHtml(report.suite.path)} · host ${escapeHtml(report.host.hostname)} (${escapeHtml(report.host.platform)}/${escapeHtml(report.host.arch)}, Node ${escapeHtml(report.host.node)}, ${report.host.cpus} CPUs) · ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)} · ${escapeHtml(report.tool.name)} ${escapeHtml(report.tool.version)}</p>`,
+  );
+  body.push(
+    `<p>Legs: ${summary.legs.passed} passed, ${summary.legs.failed} failed, ${summary.legs.skipped} skipped. Checks: ${summary.checks.passed} passed, ${summary.checks.degraded} degraded, ${summary.checks.failed} failed, ${summary.checks.skipped} skipped.</p>`,
+  );
+  if (report.legs.length > 0) body.push(legsSection(report));
+  if (report.benchmarks.length > 0) body.push(benchmarkSection(report));
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>hpc-sandbox ${escapeHtml(report.command)}: ${escapeHtml(report.suite.name)} (${summary.verdict})</title>
+<style>${STYLE}</style>
+</head>
+<body>
+${body.join('\n')}
+</body>
+</html>
+`;
+}
+
+function legsSection(report: RunReport): string {
+  const rows = report.legs.map((leg) => {
+    const double = leg.double ? ' <span class="double">test double</span>' : '';
+    const versions = [leg.versions?.driver, leg.versions?.scheduler].filter(Boolean).map((v) => escapeHtml(v!)).join('<br>');
+    const checks = leg.checks.length
+      ? `<details><summary>${leg.checks.length} checks</summary><table>${leg.checks.map(checkRow).join('')}</table></details>`
+      : '–';
+    return `<tr><td>${escapeHtml(leg.name)}${double}</td><td class="state-${leg.state}">${leg.state}</td><td>${versions || '–'}</td><td class="num">${formatMs(leg.durationMs)}</td><td>${checks}</td><td>${escapeHtml(legNote(leg))}</td></tr>`;
+  });
+  return `<h2>Legs</h2><table><thead><tr><th>leg</th><th>state</th><th>versions</th><th>time</th><th>checks</th><th>note</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function checkRow(check: CheckResult): string {
+  const time = check.state === 'skipped' ? '–' : formatMs(check.durationMs);
+  const detail =
+    check.state === 'failed'
+      ? `<pre>${escapeHtml(check.error.message)}${check.error.code ? `\n[${escapeHtml(check.error.code)}]` : ''}</pre>`
+      : check.state === 'skipped' || check.state === 'degraded'
+        ? escapeHtml(check.reason)
+        : '';
+  return `<tr><td>${escapeHtml(check.check)}</td><td class="state-${check.state}">${check.state}</td><td class="num">${time}</td><td>${detail}</td></tr>`;
+}
+
+function benchmarkSection(report: RunReport): string {
+  const series = report.benchmarks;
+  const rows = series.map(
+    (s) =>
+      `<tr><td>${escapeHtml(s.name)}</td><td>${s.mode}</td><td class="num">${s.stats.n}</td><td class="num">${formatPercent(s.stats.successRate)}</td>` +
+      `<td class="num">${formatMs(s.phases.placed?.median)}</td><td class="num">${formatMs(s.phases.healthy?.median)}</td>` +
+      `<td class="num">${formatMs(s.stats.median)}</td><td class="num">${formatMs(s.stats.p95)}</td><td class="num">${formatMs(s.stats.p99)}</td>` +
+      `<td class="num">${s.recommendedHealthTimeoutMs ? formatMs(s.recommendedHealthTimeoutMs.value) : '–'}</td></tr>`,
+  );
+  const verdicts = series.flatMap((s) =>
+    s.verdicts.map((v) => `<tr><td>${escapeHtml(s.name)}</td><td>${s.mode}</td><td>${escapeHtml(v.metric)}</td><td class="state-${v.state}">${v.state}</td><td>${escapeHtml(v.message)}</td></tr>`),
+  );
+  const failures = series.flatMap((s) =>
+    s.samples.flatMap((x, i) => (x.ok ? [] : [`<tr><td>${escapeHtml(s.name)}</td><td>${s.mode}</td><td class="num">#${i + 1}</td><td><pre>${escapeHtml(x.error ?? 'unknown error')}</pre></td></tr>`])),
+  );
+  const basis = series.find((s) => s.recommendedHealthTimeoutMs)?.recommendedHealthTimeoutMs?.basis;
+  return [
+    '<h2>Startup: submit → placed → /health OK → first successful exec</h2>',
+    `<table><thead><tr><th>leg</th><th>mode</th><th>n</th><th>success</th><th>placed (median)</th><th>/health OK (median)</th><th>first exec median</th><th>P95</th><th>P99</th><th>health timeout</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    basis ? `<p class="meta">Health timeout: ${escapeHtml(basis.replace(/ \(P99.*$/, ''))}. Warm = acquire a slot from a running pool → first exec.</p>` : '',
+    '<h3>Time to first exec</h3>',
+    '<p class="legend meta"><span>● sample</span><span>▮ median</span><span style="color:#bf8700">| P95</span><span style="color:#cf222e">| P99</span><span style="color:#cf222e">✕ failed start</span></p>',
+    renderStripPlot(series),
+    '<h3>Phases (medians)</h3>',
+    renderPhaseBars(series),
+    verdicts.length ? `<h3>References</h3><table><thead><tr><th>leg</th><th>mode</th><th>metric</th><th>verdict</th><th>detail</th></tr></thead><tbody>${verdicts.join('')}</tbody></table>` : '',
+    failures.length ? `<h3>Failed starts</h3><table><tbody>${failures.join('')}</tbody></table>` : '',
+  ].join('\n');
+}
