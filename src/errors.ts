@@ -17,7 +17,8 @@ export type SandboxErrorCode =
   | 'HPCSB_NOMAD_API'
   | 'HPCSB_IMAGE_BUILD'
   | 'HPCSB_ABORTED'
-  | 'HPCSB_CHECK_FAILED';
+  | 'HPCSB_CHECK_FAILED'
+  | 'HPCSB_SLOT_RELEASED';
 
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode;
