@@ -46,6 +46,24 @@ describe('runSeries', () => {
     expect(maxRunning).toBe(4);
   });
 
+  it('launches a burst in rounds of burstSize', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const series = await runSeries({
+      leg,
+      plan: { mode: 'burst', count: 5, burstSize: 2 },
+      sample: async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 10));
+        running--;
+        return okSample(10);
+      },
+    });
+    expect(maxRunning).toBe(2);
+    expect(series.samples).toHaveLength(5);
+  });
+
   it('staggers launches by staggerMs without waiting for the previous start', async () => {
     const launchedAt: number[] = [];
     let running = 0;

@@ -10,6 +10,8 @@ export interface ModePlan {
   count: number;
   /** @default 200 (ComputeSDK's staggered mode) */
   staggerMs?: number;
+  /** Starts launched together in `burst` mode; `count` is reached in rounds of this size. @default count */
+  burstSize?: number;
 }
 
 /** Progress of a benchmark, for reporters. */
@@ -35,7 +37,8 @@ export type SeriesFigures = Record<string, number>;
 /**
  * Takes `plan.count` samples in the plan's mode and summarises them: `sequential` one after the
  * other, `staggered` launching one every `staggerMs` without waiting for the previous, `burst`
- * all at once, `warm` one after the other (each is an acquire from a running pool).
+ * `burstSize` at once (round after round until `count`), `warm` one after the other (each is an
+ * acquire from a running pool).
  */
 export async function runSeries(options: SeriesOptions): Promise<StartupSeries> {
   const { leg, plan, signal } = options;
@@ -50,16 +53,18 @@ export async function runSeries(options: SeriesOptions): Promise<StartupSeries> 
   };
   if (plan.mode === 'sequential' || plan.mode === 'warm') {
     for (let i = 0; i < count; i++) await take(i);
-  } else {
-    const gapMs = plan.mode === 'staggered' ? (plan.staggerMs ?? 200) : 0;
-    const launches = Array.from({ length: count }, async (_, i) => {
-      if (gapMs > 0) await sleep(i * gapMs, signal);
+  } else if (plan.mode === 'staggered') {
+    const gapMs = plan.staggerMs ?? 200;
+    await settleAll(Array.from({ length: count }, async (_, i) => {
+      await sleep(i * gapMs, signal);
       await take(i);
-    });
-    // allSettled first so every launched start is stopped before an error leaves this function.
-    const outcomes = await Promise.allSettled(launches);
-    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failure) throw failure.reason;
+    }));
+  } else {
+    const size = Math.max(1, plan.burstSize ?? count);
+    for (let first = 0; first < count; first += size) {
+      const round = Array.from({ length: Math.min(size, count - first) }, (_, k) => first + k);
+      await settleAll(round.map((i) => take(i)));
+    }
   }
   const series = summariseSeries(leg, plan.mode, samples, options.evaluate);
   options.onEvent?.({ type: 'bench:end', series });
@@ -111,6 +116,13 @@ export function seriesFigures(series: StartupSeries): SeriesFigures {
     }
   }
   return figures;
+}
+
+/** Waits for every launch (so each started sandbox is stopped) before rethrowing the first error. */
+async function settleAll(launches: Array<Promise<void>>): Promise<void> {
+  const outcomes = await Promise.allSettled(launches);
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 function dropUndefined<T extends object>(value: T): T {
