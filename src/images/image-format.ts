@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+import { cacheDir } from '../common/paths.js';
+
+/** The forms a sandbox image is built in: one per driver family. */
+export type ImageFormat = 'docker' | 'squashfs' | 'dir' | 'sif';
+export const IMAGE_FORMATS: readonly ImageFormat[] = ['docker', 'squashfs', 'dir', 'sif'];
+
+/** Repository of the offline Docker image; tags are `<content-hash>` and `local`. */
+export const DOCKER_IMAGE_REPOSITORY = 'hpc-sandbox/sandbox';
+
+/** The Docker tag the docker driver runs by default; `ensureImage('docker')` points it at the newest build. */
+export const DEFAULT_DOCKER_IMAGE = `${DOCKER_IMAGE_REPOSITORY}:local`;
+
+/** Folder of built images inside the cache: one sub-folder per content hash, plus stable links. */
+export function imagesDir(root: string = cacheDir()): string {
+  return join(root, 'images');
+}
+
+const STABLE_NAMES: Record<Exclude<ImageFormat, 'docker'>, string> = {
+  squashfs: 'hpc-sandbox.sqfs',
+  dir: 'hpc-sandbox.dir',
+  sif: 'hpc-sandbox.sif',
+};
+
+/**
+ * The image a driver runs when the spec names none: the Docker tag `hpc-sandbox/sandbox:local`,
+ * or a stable symbolic link in the cache (`<cache>/images/hpc-sandbox.{sqfs,dir,sif}`) that
+ * `ensureImage` re-points at the newest build of that format.
+ */
+export function defaultImageRef(format: ImageFormat, root: string = cacheDir()): string {
+  return format === 'docker' ? DEFAULT_DOCKER_IMAGE : join(imagesDir(root), STABLE_NAMES[format]);
+}
