@@ -1,1 +1,73 @@
-console.log("server: not yet");
+/**
+ * Entry of the bundled sandbox server (dist/sandbox-server.mjs): `node sandbox-server.mjs --port 0
+ * --slots 4 --data-dir /data`. Imports nothing but node:* and src/protocol, so an image needs only
+ * node, sh, bwrap and this one file. The CLI (`hpc-sandbox serve`) reuses `runSandboxServer`.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseServeArgs, SERVE_USAGE, ServeOptionsError } from './options.js';
+import { startSandboxServer, type RunningSandboxServer, type SandboxServerOptions } from './sandbox-server.js';
+
+export { parseServeArgs, resolveServeOptions, SERVE_USAGE, ServeOptionsError, type ServeFlags } from './options.js';
+export { startSandboxServer, type RunningSandboxServer, type SandboxServerOptions } from './sandbox-server.js';
+
+/**
+ * Starts the server and ties it to the process: SIGTERM or SIGINT stop accepting, kill running
+ * commands, remove the ready file and exit 0. Prints one line to stderr once listening.
+ */
+export async function runSandboxServer(options: SandboxServerOptions): Promise<RunningSandboxServer> {
+  const server = await startSandboxServer(options);
+  process.stderr.write(`hpc-sandbox sandbox server listening on ${server.url} (${options.slots} slots in ${server.dataDir})\n`);
+  const stop = (): void => {
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`sandbox server: shutdown failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return server;
+}
+
+/** Parses `argv` and runs the server; exits 2 on bad arguments, 1 when it cannot start. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  let options;
+  try {
+    options = parseServeArgs(argv);
+  } catch (error) {
+    if (!(error instanceof ServeOptionsError)) throw error;
+    process.stderr.write(`sandbox server: ${error.message}\n\n${SERVE_USAGE}`);
+    process.exit(2);
+  }
+  if (options === 'help') {
+    process.stdout.write(SERVE_USAGE);
+    return;
+  }
+  try {
+    await runSandboxServer(options);
+  } catch (error) {
+    process.stderr.write(`sandbox server: cannot start on ${options.host}:${options.port} with data dir ${options.dataDir}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+/**
+ * True when this module is the program node was started with, as the bundle or as this source
+ * file. The CLI bundle inlines this module too, so the name is checked, not only the identity.
+ */
+function startedDirectly(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  const self = fileURLToPath(import.meta.url);
+  if (!/(sandbox-server\.mjs|[\\/]server[\\/]main\.[cm]?[jt]s)$/.test(self)) return false;
+  try {
+    return realpathSync(entry) === realpathSync(self);
+  } catch {
+    return false;
+  }
+}
+
+if (startedDirectly()) void main();

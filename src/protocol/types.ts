@@ -1,0 +1,242 @@
+/**
+ * Wire types of the sandbox server. Field names follow the Atropos sandbox server
+ * (`sandbox_server.py`) so its Python clients work unchanged; fields it does not have are
+ * additive and marked so. Plain types only: this file is bundled into the server.
+ */
+import type { TOOLS } from './constants.js';
+
+/** A tool `/execute` runs: `bash`, `read_file` or `write_file`. */
+export type ToolName = (typeof TOOLS)[number];
+
+/** Arguments of the `bash` tool. */
+export interface BashArgs {
+  command: string;
+  /** `false` unshares the network (needs bubblewrap; refused without it). @default true */
+  allow_network?: boolean;
+  /** Refuse to run unless bubblewrap isolates the command. @default false */
+  require_sandbox?: boolean;
+}
+
+/** Arguments of the `read_file` tool; `path` is relative to the slot workspace (or `/workspace/...`). */
+export interface ReadFileArgs {
+  path: string;
+}
+
+/** Arguments of the `write_file` tool; parent directories are created. */
+export interface WriteFileArgs {
+  path: string;
+  content: string;
+}
+
+/** Body of `POST /execute`, and one element of `POST /batch`. */
+export interface ExecuteRequest {
+  slot_id: string;
+  tool: ToolName | (string & {});
+  args: BashArgs | ReadFileArgs | WriteFileArgs | Record<string, unknown>;
+  execution_id?: string | null;
+  /** Seconds before the command (and every process it started) is killed. @default 30 */
+  timeout?: number;
+}
+
+/**
+ * What the server tells about one execution. Atropos fields: `exit_code`, `timeout`, `sandboxed`,
+ * `network_isolated`, `requires_bwrap`, `sandbox_fallback`, `path`, `size`. The others are additive.
+ */
+export interface ExecuteMetadata {
+  exit_code?: number | null;
+  /** The command was killed because it ran past `timeout`; `output` holds what it printed so far. */
+  timeout?: boolean;
+  /** The command ran under bubblewrap. */
+  sandboxed?: boolean;
+  network_isolated?: boolean;
+  /** The request needed bubblewrap (require mode, `require_sandbox`, `allow_network: false`) and it is unusable. */
+  requires_bwrap?: boolean;
+  /** Additive: why the command ran without bubblewrap. */
+  fallback_reason?: string;
+  /** Additive: stdout or stderr was cut at the output cap. */
+  truncated?: boolean;
+  /** Additive: signal that ended the command, when one did. */
+  signal?: string | null;
+  /** Additive: wall time of the tool inside the server. */
+  duration_ms?: number;
+  /** Additive: stable failure class (`path_escape`, `not_found`, `too_large`, `not_a_file`, `invalid_args`). */
+  error_code?: string;
+  path?: string;
+  size?: number;
+  [key: string]: unknown;
+}
+
+/** Body of the `/execute` answer and one element of the `/batch` answer. */
+export interface ExecuteResponse {
+  success: boolean;
+  output: string;
+  error: string;
+  execution_id: string | null;
+  metadata: ExecuteMetadata;
+}
+
+/** How bash is isolated in this server (additive `/health` field `isolation`). */
+export interface IsolationReport {
+  /** What the operator asked for: `auto` (bwrap when usable), `require` (refuse without) or `off`. */
+  mode: IsolationMode;
+  /** bubblewrap runs commands. Same value as `bwrap_available`. */
+  active: boolean;
+  /** How `/proc` is provided inside the sandbox: `proc` (fresh procfs) or `bind` (the container's). */
+  proc_mode: 'proc' | 'bind' | null;
+  /** A user namespace is created (false only when running as root without one). */
+  user_namespace: boolean | null;
+  /** Absolute path of the bwrap binary, when found. */
+  bwrap_path: string | null;
+  /** Why bubblewrap is not used, with the evidence (bwrap's own stderr). */
+  reason: string | null;
+  /** Wall time of the start-up probe. */
+  probe_ms: number | null;
+  /** Shell running commands (`bash`, else `sh`). */
+  shell: string;
+}
+
+export type IsolationMode = 'auto' | 'require' | 'off';
+
+/** Body of `GET /health`. The first seven fields are Atropos's; the rest are additive. */
+export interface HealthResponse {
+  status: 'ok';
+  slots: number;
+  available: number;
+  executing: number;
+  data_dir: string;
+  bwrap_available: boolean;
+  stateful_dir: string | null;
+  port: number;
+  host: string;
+  pid: number;
+  version: string;
+  tools: string[];
+  auth: boolean;
+  isolation: IsolationReport;
+  limits: ServerLimits;
+  uptime_ms: number;
+}
+
+/** Caps the server applies (additive `/health` field `limits`). */
+export interface ServerLimits {
+  max_output_chars: number;
+  max_file_size: number;
+  max_artifact_bytes: number;
+  max_artifact_entries: number;
+  max_body_bytes: number;
+  max_timeout_seconds: number;
+}
+
+/** One slot in `GET /slots`. */
+export interface SlotStatus {
+  slot_id: string;
+  state: 'available' | 'executing';
+  workspace_dir: string;
+  current_execution_id: string | null;
+}
+
+/** Body of `GET /slots`. */
+export interface SlotsResponse {
+  slots: SlotStatus[];
+}
+
+/** Body of `POST /reset`. */
+export interface ResetRequest {
+  slot_id: string;
+}
+
+/** Body of `POST /artifacts/read`. */
+export interface ArtifactReadRequest {
+  slot_id: string;
+  path: string;
+  /** @default 'text' */
+  encoding?: 'text' | 'base64';
+  /** Cap on returned bytes, clamped to 1..5 MB. */
+  max_bytes?: number;
+  /** @default false */
+  include_sha256?: boolean;
+}
+
+export interface ArtifactReadResponse {
+  success: true;
+  content: string;
+  encoding: 'text' | 'base64';
+  truncated: boolean;
+  /** Bytes returned. */
+  bytes: number;
+  file_size: number;
+  path: string;
+  mime: string;
+  /** SHA-256 of the returned bytes, when `include_sha256`. */
+  sha256: string | null;
+}
+
+/** Body of `POST /artifacts/list`. */
+export interface ArtifactListRequest {
+  slot_id: string;
+  /** @default '.' */
+  path?: string;
+  /** @default false */
+  recursive?: boolean;
+  max_entries?: number;
+}
+
+export interface ArtifactEntry {
+  path: string;
+  is_dir: boolean;
+  size: number;
+  /** Seconds since the epoch (float, as Python's `st_mtime`). */
+  mtime: number;
+  /** Additive: the entry is a symbolic link (never followed). */
+  is_symlink?: boolean;
+}
+
+export interface ArtifactListResponse {
+  success: true;
+  entries: ArtifactEntry[];
+  truncated: boolean;
+}
+
+/** Body of `POST /artifacts/archive`. */
+export interface ArtifactArchiveRequest {
+  slot_id: string;
+  /** @default '.' */
+  path?: string;
+  /** `tar.gz` (or `tgz`). @default 'tar.gz' */
+  format?: string;
+  max_bytes?: number;
+  max_entries?: number;
+}
+
+export interface ArtifactArchiveResponse {
+  success: true;
+  /** The tar.gz, base64. */
+  content: string;
+  encoding: 'base64';
+  format: 'tar.gz';
+  bytes: number;
+  entry_count: number;
+  /** Additive: the walk stopped at `max_entries`. */
+  truncated?: boolean;
+}
+
+/** Body of every non-2xx answer outside `/execute` (which answers an ExecuteResponse). */
+export interface ErrorResponse {
+  success: false;
+  error: string;
+  /** Additive: stable failure class, e.g. `unauthorized`, `unknown_slot`, `path_escape`. */
+  error_code?: string;
+  [key: string]: unknown;
+}
+
+/** Content of `<data-dir>/.hpc-sandbox-ready.json`. */
+export interface ReadyFileContent {
+  port: number;
+  host: string;
+  pid: number;
+  version: string;
+  /** Additive: `http://host:port` with a connectable host. */
+  url: string;
+  data_dir: string;
+  slots: number;
+}

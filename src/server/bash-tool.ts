@@ -1,0 +1,77 @@
+import type { IsolationMode } from '../protocol/types.js';
+import { bwrapArgv, type IsolationProbe, type SandboxLayout } from './isolation.js';
+import { runCommand } from './run-command.js';
+import { toolFailure, type ToolResult } from './tool-result.js';
+
+export interface BashContext {
+  slotDir: string;
+  isolation: IsolationProbe;
+  mode: IsolationMode;
+  layout: SandboxLayout;
+  env: NodeJS.ProcessEnv;
+  maxOutputChars: number;
+  signal: AbortSignal;
+}
+
+const TRUNCATED = '\n... (output truncated)';
+
+/**
+ * The `bash` tool: runs `args.command` under bubblewrap when the probe found it usable, else
+ * (auto mode) directly with the slot as cwd, saying so in `metadata.sandbox_fallback`. Refuses
+ * when isolation is required (require mode, `require_sandbox`, `allow_network: false`) and
+ * bubblewrap is unusable. Output follows Atropos: stdout, then `[stderr]` and stderr.
+ */
+export async function bashTool(args: Record<string, unknown>, timeoutSeconds: number, context: BashContext): Promise<ToolResult> {
+  const { command } = args;
+  if (typeof command !== 'string') {
+    return toolFailure(400, `Expected \`args.command\` to be a string, got ${command === undefined ? 'undefined' : typeof command}`, { error_code: 'invalid_args' });
+  }
+  for (const flag of ['allow_network', 'require_sandbox'] as const) {
+    if (args[flag] !== undefined && typeof args[flag] !== 'boolean') {
+      return toolFailure(400, `Expected \`args.${flag}\` to be a boolean, got ${JSON.stringify(args[flag])}`, { error_code: 'invalid_args' });
+    }
+  }
+  const allowNetwork = args.allow_network !== false;
+  const requireSandbox = args.require_sandbox === true;
+  const { config, report } = context.isolation;
+
+  let argv: string[];
+  let cwd: string;
+  if (config) {
+    argv = bwrapArgv(config, context.layout, context.slotDir, command, allowNetwork);
+    cwd = context.slotDir;
+  } else {
+    const why = context.mode === 'require' ? 'the server runs with --isolation require' : requireSandbox ? 'the request sets require_sandbox' : !allowNetwork ? 'allow_network: false needs a network namespace' : undefined;
+    if (why) {
+      const error = !allowNetwork && context.mode !== 'require' && !requireSandbox
+        ? 'Network isolation requested but bubblewrap is unavailable in this environment'
+        : 'Sandboxing required but bubblewrap is unavailable in this environment';
+      return toolFailure(200, `${error}: ${why}; ${report.reason}`, { sandboxed: false, network_isolated: false, requires_bwrap: true, fallback_reason: report.reason ?? undefined });
+    }
+    argv = [context.layout.shell, '-c', command];
+    cwd = context.slotDir;
+  }
+
+  const sandboxed = config !== undefined;
+  const env = sandboxed ? context.env : { ...context.env, PWD: context.slotDir, HOME: context.slotDir };
+  const outcome = await runCommand({ argv, cwd, env, timeoutMs: timeoutSeconds * 1000, maxOutputChars: context.maxOutputChars, signal: context.signal });
+
+  const stdout = outcome.stdout + (outcome.truncated && outcome.stdout.length >= context.maxOutputChars ? TRUNCATED : '');
+  const stderr = outcome.stderr + (outcome.truncated && outcome.stderr.length >= context.maxOutputChars ? TRUNCATED : '');
+  const output = (stderr ? (stdout ? `${stdout}\n[stderr]\n${stderr}` : stderr) : stdout).trim();
+  const metadata = {
+    exit_code: outcome.exitCode,
+    timeout: outcome.timedOut,
+    sandboxed,
+    network_isolated: sandboxed && !allowNetwork,
+    truncated: outcome.truncated,
+    signal: outcome.signal,
+    duration_ms: outcome.durationMs,
+    ...(sandboxed ? {} : { sandbox_fallback: true, fallback_reason: report.reason ?? 'bubblewrap unusable' }),
+  };
+  if (outcome.spawnError !== undefined) return toolFailure(200, `Failed to start ${argv[0]}: ${outcome.spawnError}`, metadata);
+  if (outcome.timedOut) return toolFailure(200, `Command timed out after ${timeoutSeconds}s`, metadata, output);
+  if (outcome.aborted) return toolFailure(200, 'Command killed: the slot was reset or the server is shutting down', { ...metadata, killed: true }, output);
+  const success = outcome.exitCode === 0;
+  return { status: 200, response: { success, output, error: success ? '' : `Exit code: ${outcome.exitCode}`, execution_id: null, metadata } };
+}

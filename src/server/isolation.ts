@@ -1,0 +1,195 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { delimiter, join, sep } from 'node:path';
+import type { IsolationMode, IsolationReport } from '../protocol/types.js';
+import { serverLog } from './log.js';
+
+const log = serverLog('isolation');
+
+/** One way of running bubblewrap that the probe found working. */
+export interface BwrapConfig {
+  bwrapPath: string;
+  /** `proc`: a fresh procfs (`--proc /proc`); `bind`: the container's (`--bind /proc /proc`), which Docker allows where it refuses a new procfs. */
+  procMode: 'proc' | 'bind';
+  /** Create a user namespace. Only root may go without one. */
+  userNamespace: boolean;
+}
+
+/** Where the sandbox sits and what it must hide. */
+export interface SandboxLayout {
+  /** The data root holding every slot: hidden (tmpfs) so a slot sees neither its siblings nor the root. */
+  dataRoot: string;
+  /** Host files bwrap must mask with /dev/null (the token file). */
+  hiddenFiles: string[];
+  shell: string;
+  /** From hostRootEntries(). */
+  rootEntries: RootEntry[];
+}
+
+/** Finds `name` on PATH with synchronous stats: a handful of syscalls, cheaper than a promise chain at boot. */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+/** `bash` when present (commands written for agents assume it), else POSIX `sh`. */
+export function findShell(env: NodeJS.ProcessEnv = process.env): string {
+  return findOnPath('bash', env) ?? findOnPath('sh', env) ?? '/bin/sh';
+}
+
+function isInside(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/** One entry of the host root as the sandbox recreates it. */
+export type RootEntry = { name: string; kind: 'bind' } | { name: string; kind: 'symlink'; target: string };
+
+/** Host paths the sandbox provides itself, never bound from the host. */
+const PROVIDED = new Set(['proc', 'dev', 'tmp', 'workspace']);
+
+/**
+ * The top-level entries of `/` to recreate read-only in the sandbox. Read once at start: the root
+ * of a container does not change, and it saves a readdir per command.
+ */
+export function hostRootEntries(root = '/'): RootEntry[] {
+  const out: RootEntry[] = [];
+  for (const name of readdirSync(root).sort()) {
+    if (PROVIDED.has(name)) continue;
+    try {
+      const info = lstatSync(join(root, name));
+      out.push(info.isSymbolicLink() ? { name, kind: 'symlink', target: readlinkSync(join(root, name)) } : { name, kind: 'bind' });
+    } catch {
+      // vanished while listing
+    }
+  }
+  return out;
+}
+
+/**
+ * The bwrap argv that runs `command` in one slot: user, pid, ipc and uts namespaces (network too
+ * when `allowNetwork` is false), the host root recreated read-only on a tmpfs (a read-only root
+ * could not hold the /workspace mount point), a fresh /dev and /tmp, the data root left out or
+ * covered by an empty tmpfs, and only the slot bound writable at /workspace (the cwd).
+ * `--die-with-parent` and `--new-session` keep the sandbox from outliving or hijacking the server.
+ */
+export function bwrapArgv(config: BwrapConfig, layout: SandboxLayout, slotDir: string, command: string, allowNetwork: boolean): string[] {
+  const argv = ['--die-with-parent', '--new-session'];
+  if (config.userNamespace) argv.push('--unshare-user');
+  argv.push('--unshare-pid', '--unshare-ipc', '--unshare-uts');
+  if (!allowNetwork) argv.push('--unshare-net');
+  argv.push('--tmpfs', '/');
+  const dataTop = layout.dataRoot.split(sep)[1];
+  const dataRootIsTop = layout.dataRoot === `/${dataTop}`;
+  for (const entry of layout.rootEntries) {
+    if (entry.kind === 'symlink') argv.push('--symlink', entry.target, `/${entry.name}`);
+    else if (!(dataRootIsTop && entry.name === dataTop)) argv.push('--ro-bind', `/${entry.name}`, `/${entry.name}`);
+  }
+  argv.push('--dev', '/dev');
+  argv.push(...(config.procMode === 'proc' ? ['--proc', '/proc'] : ['--bind', '/proc', '/proc']));
+  argv.push('--tmpfs', '/tmp');
+  // Under /tmp the data root is gone with the fresh tmpfs; a top-level one was not bound; else cover it.
+  if (!isInside(layout.dataRoot, '/tmp') && !dataRootIsTop) argv.push('--tmpfs', layout.dataRoot);
+  for (const file of layout.hiddenFiles) {
+    if (!isInside(file, '/tmp') && !isInside(file, layout.dataRoot)) argv.push('--ro-bind', '/dev/null', file);
+  }
+  argv.push('--bind', slotDir, '/workspace', '--remount-ro', '/', '--chdir', '/workspace');
+  argv.push('--setenv', 'PWD', '/workspace', '--setenv', 'HOME', '/workspace');
+  argv.push('--', layout.shell, '-c', command);
+  return [config.bwrapPath, ...argv];
+}
+
+interface ProbeOutcome {
+  ok: boolean;
+  stderr: string;
+}
+
+function runProbe(argv: string[], timeoutMs: number): Promise<ProbeOutcome> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stderr.length < 2_000) stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      resolve({ ok: false, stderr: error.message });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ ok: code === 0, stderr: stderr.trim() || (signal ? `killed by ${signal} after ${timeoutMs}ms` : `exit code ${code}`) });
+    });
+  });
+}
+
+/** The configurations worth trying, most isolated first. */
+export function candidateConfigs(bwrapPath: string, isRoot: boolean): BwrapConfig[] {
+  const out: BwrapConfig[] = [
+    { bwrapPath, procMode: 'proc', userNamespace: true },
+    { bwrapPath, procMode: 'bind', userNamespace: true },
+  ];
+  if (isRoot) out.push({ bwrapPath, procMode: 'proc', userNamespace: false }, { bwrapPath, procMode: 'bind', userNamespace: false });
+  return out;
+}
+
+/** Result of probing: the report `/health` shows and, when usable, the configuration to run. */
+export interface IsolationProbe {
+  report: IsolationReport;
+  config: BwrapConfig | undefined;
+}
+
+/**
+ * Finds a bubblewrap configuration that works HERE by running the real sandbox layout (slot
+ * `probeSlotDir` at /workspace, data root hidden) with `<shell> -c true`. Configurations are tried
+ * most isolated first; each failure's stderr is kept so `reason` explains what bwrap said.
+ */
+export async function probeIsolation(
+  mode: IsolationMode,
+  layout: SandboxLayout,
+  probeSlotDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<IsolationProbe> {
+  const started = performance.now();
+  const base = { mode, shell: layout.shell, proc_mode: null, user_namespace: null } as const;
+  if (mode === 'off') {
+    return { config: undefined, report: { ...base, active: false, bwrap_path: null, reason: 'isolation disabled (--isolation off)', probe_ms: null } };
+  }
+  const bwrapPath = findOnPath('bwrap', env);
+  if (!bwrapPath) {
+    return { config: undefined, report: { ...base, active: false, bwrap_path: null, reason: 'bwrap not found on PATH', probe_ms: null } };
+  }
+  const failures: string[] = [];
+  for (const config of candidateConfigs(bwrapPath, process.getuid?.() === 0)) {
+    const outcome = await runProbe(bwrapArgv(config, layout, probeSlotDir, 'true', true), 5_000);
+    const label = `${config.userNamespace ? 'userns' : 'no-userns'}+${config.procMode === 'proc' ? '--proc' : '--bind /proc'}`;
+    if (outcome.ok) {
+      const probeMs = Math.round((performance.now() - started) * 10) / 10;
+      log(`bwrap works with ${label} (${probeMs} ms)`);
+      return {
+        config,
+        report: { ...base, active: true, proc_mode: config.procMode, user_namespace: config.userNamespace, bwrap_path: bwrapPath, reason: null, probe_ms: probeMs },
+      };
+    }
+    log(`bwrap ${label} failed: ${outcome.stderr}`);
+    failures.push(`${label}: ${outcome.stderr}`);
+  }
+  return {
+    config: undefined,
+    report: {
+      ...base,
+      active: false,
+      bwrap_path: bwrapPath,
+      reason: `bwrap cannot create the sandbox here (${failures.join('; ')})`,
+      probe_ms: Math.round((performance.now() - started) * 10) / 10,
+    },
+  };
+}

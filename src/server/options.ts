@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ENV } from '../protocol/constants.js';
+import type { IsolationMode } from '../protocol/types.js';
+import type { SandboxServerOptions } from './sandbox-server.js';
+
+/** A command-line flag or environment value was wrong; the message names it and echoes the value. */
+export class ServeOptionsError extends Error {
+  override name = 'ServeOptionsError';
+}
+
+/** The flags of `serve`, as strings (what argv or commander hands over). */
+export interface ServeFlags {
+  port?: string;
+  host?: string;
+  slots?: string;
+  dataDir?: string;
+  tokenFile?: string;
+  isolation?: string;
+}
+
+export const SERVE_USAGE = `Usage: sandbox-server [options]
+
+Runs the hpc-sandbox sandbox server (Atropos-compatible HTTP API).
+
+Options:
+  --port <n>           port to listen on; 0 picks a free one (default 8080)
+  --host <addr>        address to bind (default 127.0.0.1; 0.0.0.0 inside containers)
+  --slots <n>          number of slot workspaces (default 4)
+  --data-dir <dir>     slot root (default $NOMAD_ALLOC_DIR/data, else /data)
+  --token-file <file>  require "Authorization: Bearer <token>" (also env ${ENV.token})
+  --isolation <mode>   auto | require | off (default auto; also env ${ENV.isolation})
+  -h, --help           show this help
+`;
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
+    throw new ServeOptionsError(`Expected \`--${flag}\` to be an integer from ${min} to ${max}, got \`${value}\``);
+  }
+  return n;
+}
+
+/**
+ * Turns flags and environment into server options. Defaults: port 8080, host 127.0.0.1, 4 slots,
+ * data dir `$NOMAD_ALLOC_DIR/data` else `/data` (as Atropos), isolation `auto`. The token comes
+ * from `--token-file` (trimmed), else `HPC_SANDBOX_TOKEN`.
+ */
+export function resolveServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): SandboxServerOptions {
+  const isolation = (flags.isolation ?? env[ENV.isolation] ?? 'auto') as IsolationMode;
+  if (!['auto', 'require', 'off'].includes(isolation)) {
+    throw new ServeOptionsError(`Expected \`--isolation\` (or ${ENV.isolation}) to be auto, require or off, got \`${isolation}\``);
+  }
+  const options: SandboxServerOptions = {
+    port: integer('port', flags.port ?? '8080', 0, 65_535),
+    host: flags.host ?? '127.0.0.1',
+    slots: integer('slots', flags.slots ?? '4', 1, 1_024),
+    dataDir: flags.dataDir ?? (env.NOMAD_ALLOC_DIR ? join(env.NOMAD_ALLOC_DIR, 'data') : '/data'),
+    isolation,
+  };
+  if (flags.tokenFile !== undefined) {
+    let token: string;
+    try {
+      token = readFileSync(flags.tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new ServeOptionsError(`Cannot read \`--token-file\` ${flags.tokenFile}: ${(error as Error).message}`);
+    }
+    if (!token) throw new ServeOptionsError(`\`--token-file\` ${flags.tokenFile} is empty`);
+    options.token = token;
+    options.tokenFile = flags.tokenFile;
+  } else if (env[ENV.token]) {
+    options.token = env[ENV.token];
+  }
+  return options;
+}
+
+const FLAG_NAMES: Record<string, keyof ServeFlags> = {
+  '--port': 'port',
+  '--host': 'host',
+  '--slots': 'slots',
+  '--data-dir': 'dataDir',
+  '--token-file': 'tokenFile',
+  '--isolation': 'isolation',
+};
+
+/**
+ * Parses `serve` arguments (`--flag value` or `--flag=value`) without any dependency, for the
+ * bundled server. Returns `'help'` for `-h`/`--help`.
+ */
+export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SandboxServerOptions | 'help' {
+  const flags: ServeFlags = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') return 'help';
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    const key = FLAG_NAMES[name];
+    if (!key) throw new ServeOptionsError(`Unknown option \`${arg}\` (options: ${Object.keys(FLAG_NAMES).join(', ')})`);
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ServeOptionsError(`Option \`${name}\` needs a value`);
+    flags[key] = value;
+  }
+  return resolveServeOptions(flags, env);
+}

@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { killProcessTree } from './process-tree.js';
+
+export interface RunCommandOptions {
+  argv: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  /** Characters kept of stdout and, separately, of stderr. */
+  maxOutputChars: number;
+  /** Aborting kills the command tree (slot reset, server shutdown). */
+  signal?: AbortSignal;
+}
+
+export interface CommandOutcome {
+  exitCode: number;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** Killed through `signal` (reset or shutdown), not by the timeout. */
+  aborted: boolean;
+  truncated: boolean;
+  durationMs: number;
+  spawnError?: string;
+}
+
+/** Collects a stream up to a byte budget; UTF-8 needs at most 4 bytes a character. */
+class CappedBuffer {
+  readonly #chunks: Buffer[] = [];
+  #bytes = 0;
+  overflow = false;
+  constructor(private readonly maxBytes: number) {}
+  push(chunk: Buffer): void {
+    if (this.#bytes >= this.maxBytes) {
+      this.overflow = true;
+      return;
+    }
+    const room = this.maxBytes - this.#bytes;
+    if (chunk.length > room) this.overflow = true;
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.#chunks.push(kept);
+    this.#bytes += kept.length;
+  }
+  text(maxChars: number): { text: string; truncated: boolean } {
+    const text = Buffer.concat(this.#chunks).toString('utf8');
+    if (text.length > maxChars) return { text: text.slice(0, maxChars), truncated: true };
+    return { text, truncated: this.overflow };
+  }
+}
+
+/**
+ * Runs one command in its own process group and returns what it printed. The command's tree dies
+ * with it: when the command exits, on timeout and on abort, the whole group and every descendant
+ * are SIGKILLed, so no background process outlives the call (under bwrap the pid namespace does
+ * the same). Output captured before a kill is returned.
+ */
+export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> {
+  const started = performance.now();
+  const maxBytes = options.maxOutputChars * 4 + 4;
+  return new Promise((resolve) => {
+    const stdout = new CappedBuffer(maxBytes);
+    const stderr = new CappedBuffer(maxBytes);
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+    const child = spawn(options.argv[0]!, options.argv.slice(1), {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const kill = (): void => {
+      if (child.pid !== undefined) killProcessTree(child.pid);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, options.timeoutMs);
+    const onAbort = (): void => {
+      aborted = true;
+      kill();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+
+    const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(closeGuard);
+      options.signal?.removeEventListener('abort', onAbort);
+      const out = stdout.text(options.maxOutputChars);
+      const err = stderr.text(options.maxOutputChars);
+      const outcome: CommandOutcome = {
+        exitCode: timedOut ? -1 : code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : -1),
+        signal,
+        stdout: out.text,
+        stderr: err.text,
+        timedOut,
+        aborted,
+        truncated: out.truncated || err.truncated,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+      };
+      if (spawnError !== undefined) outcome.spawnError = spawnError;
+      resolve(outcome);
+    };
+
+    let closeGuard: NodeJS.Timeout | undefined;
+    let exitCode: number | null = null;
+    let exitSignal: NodeJS.Signals | null = null;
+    child.on('exit', (code, signal) => {
+      exitCode = code;
+      exitSignal = signal;
+      // Background jobs would hold the pipes open: the call ends with its command, as in a pid namespace.
+      if (child.pid !== undefined) killProcessTree(child.pid);
+      // A descendant that escaped the tree may still hold a pipe: do not wait for it forever.
+      closeGuard = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(exitCode, exitSignal);
+      }, 500);
+    });
+    child.on('close', (code, signal) => finish(code ?? exitCode, signal ?? exitSignal));
+    child.on('error', (error) => finish(null, null, `${error.message}`));
+  });
+}

@@ -1,0 +1,276 @@
+import { mkdir, realpath } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, TOOLS } from '../protocol/constants.js';
+import type { ErrorResponse, ExecuteRequest, ExecuteResponse, HealthResponse, IsolationMode, SlotsResponse } from '../protocol/types.js';
+import {
+  validateArtifactArchiveRequest,
+  validateArtifactListRequest,
+  validateArtifactReadRequest,
+  validateExecuteRequest,
+  validateResetRequest,
+  type Validated,
+} from '../protocol/validate.js';
+import { archiveArtifacts, listArtifacts, readArtifact } from './artifacts.js';
+import { bearerMatches } from './auth.js';
+import { bashTool } from './bash-tool.js';
+import { readFileTool, writeFileTool } from './file-tools.js';
+import { HttpError, readJsonBody, sendJson } from './http-io.js';
+import { findShell, hostRootEntries, probeIsolation, type IsolationProbe, type SandboxLayout } from './isolation.js';
+import { serverLog } from './log.js';
+import { removeReadyFile, writeReadyFile } from './ready-file.js';
+import { Slot } from './slot.js';
+import { toolFailure, type ToolResult } from './tool-result.js';
+
+const log = serverLog('http');
+
+/** Caps the server applies; defaults are Atropos's (DEFAULT_LIMITS). */
+export type ServerLimitsConfig = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
+
+/** Everything the server needs to start (see parseServeArgs for the command line). */
+export interface SandboxServerOptions {
+  /** 0 binds a free port (read it from the result or the ready file). */
+  port: number;
+  host: string;
+  slots: number;
+  dataDir: string;
+  /** Bearer token every endpoint but `/health` requires. */
+  token?: string;
+  /** File the token came from: hidden inside the sandbox. */
+  tokenFile?: string;
+  isolation: IsolationMode;
+  limits?: Partial<ServerLimitsConfig>;
+  /** Environment of commands (the token variable is always removed). @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A listening sandbox server. */
+export interface RunningSandboxServer {
+  /** `http://host:port` with a connectable host (0.0.0.0 becomes 127.0.0.1). */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  /** Real path of the data dir. */
+  readonly dataDir: string;
+  /** Resolves once the bubblewrap probe finished. */
+  readonly isolation: Promise<IsolationProbe>;
+  /** Stops accepting, kills running commands, waits for answers in flight, removes the ready file. */
+  close(): Promise<void>;
+}
+
+function connectableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function errorBody(errorCode: string, error: string, extra: Record<string, unknown> = {}): ErrorResponse {
+  return { success: false, error, error_code: errorCode, ...extra };
+}
+
+function unwrap<T>(result: Validated<T>): T {
+  if (!result.ok) throw new HttpError(400, 'invalid_request', result.error);
+  return result.value;
+}
+
+type Route = (req: IncomingMessage) => Promise<{ status: number; body: unknown }>;
+
+/**
+ * Starts a sandbox server: creates `slot_0..slot_{N-1}` under the data dir, starts listening and,
+ * in parallel, probes bubblewrap (requests that need the result wait for it). Once listening it
+ * writes the ready file.
+ */
+export async function startSandboxServer(options: SandboxServerOptions): Promise<RunningSandboxServer> {
+  const started = performance.now();
+  const limits: ServerLimitsConfig = { ...DEFAULT_LIMITS, ...options.limits };
+  await mkdir(options.dataDir, { recursive: true });
+  const dataDir = await realpath(options.dataDir);
+  const slots = new Map<string, Slot>();
+  await Promise.all(
+    Array.from({ length: options.slots }, async (_, i) => {
+      const dir = join(dataDir, `slot_${i}`);
+      await mkdir(dir, { recursive: true });
+      slots.set(`slot_${i}`, new Slot(`slot_${i}`, dir));
+    }),
+  );
+  const orderedSlots = Array.from({ length: options.slots }, (_, i) => slots.get(`slot_${i}`)!);
+  const sourceEnv = options.env ?? process.env;
+  const commandEnv: NodeJS.ProcessEnv = { ...sourceEnv };
+  delete commandEnv[ENV.token];
+  const layout: SandboxLayout = { dataRoot: dataDir, hiddenFiles: options.tokenFile ? [options.tokenFile] : [], shell: findShell(sourceEnv), rootEntries: hostRootEntries() };
+  const isolation = probeIsolation(options.isolation, layout, orderedSlots[0]?.dir ?? dataDir, sourceEnv);
+  let port = options.port;
+  let closing = false;
+
+  const slotFor = (slotId: string): Slot => {
+    const slot = slots.get(slotId);
+    if (!slot) throw new HttpError(404, 'unknown_slot', `Unknown slot: ${slotId} (this server has slot_0..slot_${options.slots - 1})`);
+    return slot;
+  };
+
+  const executeOne = async (request: ExecuteRequest): Promise<ToolResult> => {
+    const executionId = request.execution_id ?? null;
+    const stamp = (result: ToolResult): ToolResult => ({ status: result.status, response: { ...result.response, execution_id: executionId } });
+    if (!(TOOLS as readonly string[]).includes(request.tool)) {
+      return stamp(toolFailure(400, `Unknown tool: ${request.tool} (tools: ${TOOLS.join(', ')})`, { error_code: 'unknown_tool', tools: [...TOOLS] }));
+    }
+    const slot = slots.get(request.slot_id);
+    if (!slot) return stamp(toolFailure(404, `Unknown slot: ${request.slot_id} (this server has slot_0..slot_${options.slots - 1})`, { error_code: 'unknown_slot' }));
+    const timeoutSeconds = Math.min(request.timeout ?? DEFAULT_TIMEOUT_SECONDS, limits.maxTimeoutSeconds);
+    const args = request.args as Record<string, unknown>;
+    const probe = request.tool === 'bash' ? await isolation : undefined;
+    return stamp(
+      await slot.run(executionId, async (signal) => {
+        switch (request.tool) {
+          case 'bash':
+            return bashTool(args, timeoutSeconds, { slotDir: slot.dir, isolation: probe!, mode: options.isolation, layout, env: commandEnv, maxOutputChars: limits.maxOutputChars, signal });
+          case 'read_file':
+            return readFileTool(slot.dir, args, limits.maxFileSize);
+          default:
+            return writeFileTool(slot.dir, args, limits.maxFileSize);
+        }
+      }),
+    );
+  };
+
+  const routes: Record<string, Route> = {
+    'GET /health': async () => {
+      const probe = await isolation;
+      const executing = orderedSlots.filter((s) => s.state === 'executing').length;
+      const body: HealthResponse = {
+        status: 'ok',
+        slots: options.slots,
+        available: options.slots - executing,
+        executing,
+        data_dir: dataDir,
+        bwrap_available: probe.report.active,
+        stateful_dir: null,
+        port,
+        host: options.host,
+        pid: process.pid,
+        version: SERVER_VERSION,
+        tools: [...TOOLS],
+        auth: options.token !== undefined,
+        isolation: probe.report,
+        limits: {
+          max_output_chars: limits.maxOutputChars,
+          max_file_size: limits.maxFileSize,
+          max_artifact_bytes: limits.maxArtifactBytes,
+          max_artifact_entries: limits.maxArtifactEntries,
+          max_body_bytes: limits.maxBodyBytes,
+          max_timeout_seconds: limits.maxTimeoutSeconds,
+        },
+        uptime_ms: Math.round(performance.now() - started),
+      };
+      return { status: 200, body };
+    },
+    'GET /slots': async () => ({ status: 200, body: { slots: orderedSlots.map((s) => s.status()) } satisfies SlotsResponse }),
+    'POST /execute': async (req) => {
+      const body = await readJsonBody(req, limits.maxBodyBytes);
+      const parsed = validateExecuteRequest(body);
+      if (!parsed.ok) {
+        const executionId = typeof (body as { execution_id?: unknown })?.execution_id === 'string' ? (body as { execution_id: string }).execution_id : null;
+        return { status: 400, body: { ...toolFailure(400, parsed.error, { error_code: 'invalid_request' }).response, execution_id: executionId } };
+      }
+      const result = await executeOne(parsed.value);
+      return { status: result.status, body: result.response };
+    },
+    'POST /batch': async (req) => {
+      const body = await readJsonBody(req, limits.maxBodyBytes);
+      if (!Array.isArray(body)) throw new HttpError(400, 'invalid_request', `Expected the body to be a JSON array of execute requests, got ${body === null ? 'null' : typeof body}`);
+      const answers: ExecuteResponse[] = await Promise.all(
+        body.map(async (item, i) => {
+          const parsed = validateExecuteRequest(item, `[${i}].`);
+          if (!parsed.ok) return toolFailure(400, parsed.error, { error_code: 'invalid_request' }).response;
+          return (await executeOne(parsed.value)).response;
+        }),
+      );
+      return { status: 200, body: answers };
+    },
+    'POST /reset': async (req) => {
+      const { slot_id } = unwrap(validateResetRequest(await readJsonBody(req, limits.maxBodyBytes)));
+      const slot = slotFor(slot_id);
+      slot.abortRunning(`slot ${slot_id} is being reset`);
+      await slot.run(null, () => slot.empty());
+      return { status: 200, body: { success: true, output: `Reset workspace for ${slot_id}`, error: '', execution_id: null, metadata: {} } satisfies ExecuteResponse };
+    },
+    'POST /artifacts/read': async (req) => {
+      const request = unwrap(validateArtifactReadRequest(await readJsonBody(req, limits.maxBodyBytes)));
+      const slot = slotFor(request.slot_id);
+      return slot.run(null, () => readArtifact(slot.dir, request, limits));
+    },
+    'POST /artifacts/list': async (req) => {
+      const request = unwrap(validateArtifactListRequest(await readJsonBody(req, limits.maxBodyBytes)));
+      const slot = slotFor(request.slot_id);
+      return slot.run(null, () => listArtifacts(slot.dir, request, limits));
+    },
+    'POST /artifacts/archive': async (req) => {
+      const request = unwrap(validateArtifactArchiveRequest(await readJsonBody(req, limits.maxBodyBytes)));
+      const slot = slotFor(request.slot_id);
+      return slot.run(null, () => archiveArtifacts(slot.dir, request, limits));
+    },
+  };
+  const paths = [...new Set(Object.keys(routes).map((key) => key.split(' ')[1]!))];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    const route = routes[`${req.method} ${path}`];
+    try {
+      if (!route) {
+        if (paths.includes(path)) {
+          const allowed = Object.keys(routes).filter((key) => key.endsWith(` ${path}`)).map((key) => key.split(' ')[0]!);
+          throw new HttpError(405, 'method_not_allowed', `Method ${req.method} not allowed on ${path} (use ${allowed.join(', ')})`, { allow: allowed.join(', ') });
+        }
+        throw new HttpError(404, 'no_route', `No endpoint ${req.method} ${path} (endpoints: ${Object.keys(routes).join(', ')})`);
+      }
+      if (options.token !== undefined && path !== '/health' && !bearerMatches(req.headers.authorization, options.token)) {
+        throw new HttpError(401, 'unauthorized', `Missing or wrong bearer token for ${req.method} ${path} (send Authorization: Bearer <token>)`, { 'www-authenticate': 'Bearer' });
+      }
+      if (closing && path !== '/health') throw new HttpError(503, 'shutting_down', 'The sandbox server is shutting down', { connection: 'close' });
+      const { status, body } = await route(req);
+      sendJson(res, status, body);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        sendJson(res, error.status, errorBody(error.errorCode, error.message), error.headers);
+        if (error.headers.connection === 'close') req.resume();
+        return;
+      }
+      log(`${req.method} ${path} failed: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) sendJson(res, 500, errorBody('internal', `Internal error in ${req.method} ${path}: ${(error as Error).message}`));
+      else res.destroy();
+    }
+  };
+
+  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const url = `http://${connectableHost(options.host)}:${port}`;
+  await writeReadyFile(dataDir, { port, host: options.host, pid: process.pid, version: SERVER_VERSION, url, data_dir: dataDir, slots: options.slots });
+  log(`listening on ${url} with ${options.slots} slots in ${dataDir}`);
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const slot of orderedSlots) slot.abortRunning('the sandbox server is shutting down');
+      server.closeIdleConnections();
+      // Answers in flight finish quickly once their commands are killed; do not wait forever.
+      const grace = setTimeout(() => server.closeAllConnections(), 2_000);
+      await stopped;
+      clearTimeout(grace);
+      await isolation.catch(() => undefined);
+      await removeReadyFile(dataDir);
+    })();
+    return closed;
+  };
+
+  return { url, port, host: options.host, dataDir, isolation, close };
+}

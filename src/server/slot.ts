@@ -1,0 +1,55 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SlotStatus } from '../protocol/types.js';
+
+/**
+ * One workspace of the server. Work in a slot is serialised (one execution at a time, in arrival
+ * order); different slots run in parallel. Every running execution holds an AbortController so a
+ * reset or a shutdown can kill what runs in the slot.
+ */
+export class Slot {
+  state: SlotStatus['state'] = 'available';
+  currentExecutionId: string | null = null;
+  #tail: Promise<unknown> = Promise.resolve();
+  readonly #running = new Set<AbortController>();
+
+  constructor(
+    readonly id: string,
+    /** Real path of the workspace directory. */
+    readonly dir: string,
+  ) {}
+
+  /** Runs `work` after everything queued before it in this slot; `signal` fires on reset or shutdown. */
+  run<T>(executionId: string | null, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const turn = this.#tail.then(async () => {
+      this.state = 'executing';
+      this.currentExecutionId = executionId;
+      this.#running.add(controller);
+      try {
+        return await work(controller.signal);
+      } finally {
+        this.#running.delete(controller);
+        this.state = 'available';
+        this.currentExecutionId = null;
+      }
+    });
+    this.#tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Kills what runs in the slot now (queued work still runs afterwards). */
+  abortRunning(reason: string): void {
+    for (const controller of this.#running) controller.abort(new Error(reason));
+  }
+
+  /** Empties the workspace, keeping the directory itself. Call inside `run`. */
+  async empty(): Promise<void> {
+    const names = await readdir(this.dir);
+    await Promise.all(names.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
+  }
+
+  status(): SlotStatus {
+    return { slot_id: this.id, state: this.state, workspace_dir: this.dir, current_execution_id: this.currentExecutionId };
+  }
+}
