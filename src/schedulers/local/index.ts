@@ -1,0 +1,18 @@
+export { LocalScheduler, PLACEMENT_LABEL, TASK_NAME, assertPortFree, dialAddress, type LocalSchedulerOptions } from './local-scheduler.js';
+export { LocalPlacement, type LocalTask } from './local-placement.js';
+export { startProcess, processGroupMembers, type ProcessExit, type RunningProcess, type StartProcessOptions } from './process-runner.js';
+export {
+  SESSION_LABEL,
+  dockerClient,
+  securityHostConfig,
+  startContainer,
+  sweepContainers,
+  type ContainerExit,
+  type RunningContainer,
+  type StartContainerOptions,
+} from './container-runner.js';
+export { createAllocDir, type AllocDir } from './alloc-dir.js';
+export { waitForReadyFile, readyFilePath, type ReadyInfo } from './ready-file.js';
+export { PLACEHOLDER_VARIABLES, placeholdersToVariables, shellWord, wrapInShell } from './shell-wrapper.js';
+export { LocalPlacementError, PortInUseError } from './errors.js';
+export { registerExitHook, type ExitHookEntry } from './exit-hook.js';

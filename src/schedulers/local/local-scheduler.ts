@@ -1,0 +1,349 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tail } from '../../common/exec.js';
+import { logger } from '../../common/logger.js';
+import type { ContainerLaunchPlan, Detection, ExecLaunchPlan, LaunchPlan, PlaceholderValues } from '../../drivers/driver.js';
+import { renderPlaceholders } from '../../drivers/driver.js';
+import { SandboxError } from '../../errors.js';
+import type { Placement, PlacementEvent, PlacementExit, PlacementRequest, PlacementTimestamps, Scheduler } from '../scheduler.js';
+import { type HealthProbe, PlacementExitedError } from '../wait-healthy.js';
+import { type AllocDir, createAllocDir, openToContainerUsers, removeAllocDir } from './alloc-dir.js';
+import { type RunningContainer, SESSION_LABEL, dockerClient, startContainer } from './container-runner.js';
+import { LocalPlacementError, PortInUseError } from './errors.js';
+import { registerExitHook } from './exit-hook.js';
+import { type LocalTask, LocalPlacement, now } from './local-placement.js';
+import { type RunningProcess, startProcess } from './process-runner.js';
+import { waitForReadyFile } from './ready-file.js';
+import { PLACEHOLDER_VARIABLES, wrapInShell } from './shell-wrapper.js';
+
+const log = logger('scheduler:local');
+
+/** Label naming the placement a container belongs to. */
+export const PLACEMENT_LABEL = 'io.hpc-sandbox.placement-id';
+
+/** The Nomad-like task name used in alloc dir paths, log names and NOMAD_TASK_NAME. */
+export const TASK_NAME = 'sandbox-server';
+
+export interface LocalSchedulerOptions {
+  /** Where alloc dirs are made. @default a new temp dir (removed by close()) */
+  baseDir?: string;
+  /** Keep alloc dirs after stop() (to read logs when debugging). @default false */
+  keepAllocDir?: boolean;
+  /** Address exec-plan servers bind (`{{bindHost}}`). @default '127.0.0.1' */
+  bindHost?: string;
+  /** Labels every container (`io.hpc-sandbox.session-id`) so leftovers can be swept. @default a random UUID */
+  sessionId?: string;
+  /** SIGTERM (or `docker stop`) grace before SIGKILL. @default 5_000 */
+  stopGraceMs?: number;
+  /** How long an exec plan with a dynamic port may take to write its ready file. @default 60_000 */
+  readyTimeoutMs?: number;
+  /** Stop every placement when this process exits or gets SIGINT/SIGTERM/SIGHUP. @default true */
+  exitHook?: boolean;
+  /** How placements probe health in waitUntilHealthy(). @default GET /health polling */
+  healthProbe?: (placement: Placement) => HealthProbe;
+}
+
+/**
+ * Places sandbox servers on this machine the way a single Nomad client would: an alloc dir per
+ * placement, exec plans as shell-wrapped process groups with Nomad-like environment variables,
+ * container plans on the Docker Engine with a published port. The embedded default scheduler.
+ *
+ * @example
+ * await using scheduler = new LocalScheduler();
+ * const placement = await scheduler.place({ driver: getDriver('process'), spec, ports: { mode: 'dynamic' } });
+ * await placement.waitUntilHealthy();
+ */
+export class LocalScheduler implements Scheduler {
+  readonly name = 'local' as const;
+  readonly sessionId: string;
+  readonly #options: LocalSchedulerOptions;
+  readonly #placements = new Set<LocalPlacement>();
+  readonly #starting = new Set<{ task?: LocalTask }>();
+  #baseDir: Promise<string> | undefined;
+  #ownsBaseDir = false;
+  #closed = false;
+  #unregister: (() => void) | undefined;
+
+  constructor(options: LocalSchedulerOptions = {}) {
+    this.#options = options;
+    this.sessionId = options.sessionId ?? randomUUID();
+  }
+
+  /** The base dir of alloc dirs (created on first use). */
+  baseDir(): Promise<string> {
+    this.#baseDir ??= (async () => {
+      if (this.#options.baseDir) {
+        await mkdir(this.#options.baseDir, { recursive: true });
+        return this.#options.baseDir;
+      }
+      this.#ownsBaseDir = true;
+      return mkdtemp(join(tmpdir(), 'hpc-sandbox-local-'));
+    })();
+    return this.#baseDir;
+  }
+
+  /** Placements that still run (or are stopping). */
+  get placements(): readonly Placement[] {
+    return [...this.#placements];
+  }
+
+  async detect(): Promise<Detection> {
+    return {
+      available: true,
+      version: `node ${process.version}`,
+      details: { baseDir: this.#options.baseDir ?? tmpdir(), sessionId: this.sessionId },
+    };
+  }
+
+  async place(request: PlacementRequest): Promise<Placement> {
+    if (this.#closed) throw new SandboxError('HPCSB_PLACEMENT_FAILED', 'LocalScheduler is closed: no more placements');
+    if (this.#options.exitHook !== false) {
+      this.#unregister ??= registerExitHook({ killNow: () => this.#killNow(), close: () => this.close() });
+    }
+    const id = `${request.name ?? 'sandbox'}-${randomUUID().slice(0, 8)}`;
+    const timestamps: PlacementTimestamps = { submitted: now() };
+    const events: PlacementEvent[] = [{ time: timestamps.submitted, type: 'submitted', message: `driver ${request.driver.name}` }];
+    const starting: { task?: LocalTask } = {};
+    this.#starting.add(starting);
+    let alloc: AllocDir | undefined;
+    try {
+      const plan = await request.driver.plan(request.spec);
+      alloc = await createAllocDir(await this.baseDir(), id, TASK_NAME);
+      const context: PlaceContext = { id, request, alloc, timestamps, events, starting };
+      const placed = plan.kind === 'exec' ? await this.#placeExec(plan, context) : await this.#placeContainer(plan, context);
+      const placement = new LocalPlacement({
+        id,
+        driver: plan.driver,
+        host: placed.host,
+        port: placed.port,
+        token: request.spec.token,
+        alloc,
+        task: placed.task,
+        timestamps,
+        events,
+        keepAllocDir: this.#options.keepAllocDir ?? false,
+        probe: this.#options.healthProbe,
+        onStopped: (p) => this.#placements.delete(p),
+      });
+      this.#placements.add(placement);
+      log('[%s] placed: %s (%s)', id, placement.url, plan.driver);
+      return placement;
+    } catch (error) {
+      await starting.task?.stop().catch(() => undefined);
+      if (alloc && !this.#options.keepAllocDir) {
+        const leftover = await removeAllocDir(alloc);
+        if (leftover && starting.task?.removeLeftovers) await starting.task.removeLeftovers(alloc).catch(() => undefined);
+        if (leftover) await removeAllocDir(alloc);
+      }
+      if (error instanceof SandboxError) throw error;
+      throw new LocalPlacementError(id, request.driver.name, (error as Error).message, { cause: error });
+    } finally {
+      this.#starting.delete(starting);
+    }
+  }
+
+  async #placeExec(plan: ExecLaunchPlan, ctx: PlaceContext): Promise<{ host: string; port: number; task: LocalTask }> {
+    const bindHost = this.#options.bindHost ?? '127.0.0.1';
+    const dialHost = dialAddress(bindHost);
+    const ports = ctx.request.ports;
+    if (ports.mode === 'static') await assertPortFree(bindHost, ports.port);
+    const port = ports.mode === 'static' ? ports.port : 0;
+    const values: PlaceholderValues = { port: String(port), dataDir: ctx.alloc.data, bindHost };
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(plan.env)) env[k] = renderPlaceholders(v, values);
+    Object.assign(env, nomadEnvironment(ctx, values, dialHost), {
+      [PLACEHOLDER_VARIABLES.port]: values.port,
+      [PLACEHOLDER_VARIABLES.dataDir]: values.dataDir,
+      [PLACEHOLDER_VARIABLES.bindHost]: values.bindHost,
+    });
+    if (ports.mode === 'static') this.#placed(ctx, dialHost, port);
+    const proc = await startProcess({
+      argv: wrapInShell(plan.argv),
+      env,
+      cwd: ctx.alloc.task,
+      stdoutPath: ctx.alloc.stdoutPath,
+      stderrPath: ctx.alloc.stderrPath,
+      processGroup: true,
+    });
+    const task = processTask(proc, this.#options.stopGraceMs ?? 5_000);
+    ctx.starting.task = task;
+    ctx.timestamps.started = now();
+    ctx.events.push({ time: ctx.timestamps.started, type: 'started', message: `pid ${proc.pid} (process group ${proc.pgid})` });
+    if (ports.mode === 'static') return { host: dialHost, port, task };
+
+    const ready = await waitForReadyFile(ctx.alloc.data, {
+      until: task.exited,
+      timeoutMs: this.#options.readyTimeoutMs ?? 60_000,
+      signal: ctx.request.signal,
+    });
+    if (!ready) {
+      const exit = await task.exited;
+      const stderr = await readTail(ctx.alloc.stderrPath);
+      throw new PlacementExitedError(ctx.id, exit, stderr, 'wrote its ready file (port unknown)');
+    }
+    const host = ready.host === bindHost ? dialHost : dialAddress(ready.host);
+    this.#placed(ctx, host, ready.port);
+    return { host, port: ready.port, task };
+  }
+
+  async #placeContainer(plan: ContainerLaunchPlan, ctx: PlaceContext): Promise<{ host: string; port: number; task: LocalTask }> {
+    const ports = ctx.request.ports;
+    if (ports.mode === 'static') await assertPortFree('127.0.0.1', ports.port);
+    await openToContainerUsers(ctx.alloc);
+    const values: PlaceholderValues = { port: String(plan.containerPort), dataDir: ctx.alloc.data, bindHost: '0.0.0.0' };
+    const render = (s: string) => renderPlaceholders(s, values);
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(plan.env)) env[k] = render(v);
+    let container: RunningContainer;
+    try {
+      container = await startContainer({
+        name: `hpc-sandbox-${ctx.id}`,
+        image: plan.image,
+        command: plan.command.map(render),
+        env,
+        containerPort: plan.containerPort,
+        hostPort: ports.mode === 'static' ? ports.port : 0,
+        hostIp: '127.0.0.1',
+        binds: plan.binds.map((b) => ({ ...b, source: render(b.source) })),
+        securityOpts: plan.securityOpts,
+        labels: { ...plan.labels, [SESSION_LABEL]: this.sessionId, [PLACEMENT_LABEL]: ctx.id, 'io.hpc-sandbox.scheduler': 'local' },
+        stdoutPath: ctx.alloc.stdoutPath,
+        stderrPath: ctx.alloc.stderrPath,
+      });
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      if (ports.mode === 'static' && /port is already allocated|address already in use/i.test(message)) {
+        throw new PortInUseError('127.0.0.1', ports.port, message.trim(), { cause: error });
+      }
+      throw error;
+    }
+    const task = containerTask(container, plan.image, this.#options.stopGraceMs ?? 5_000);
+    ctx.starting.task = task;
+    ctx.timestamps.started = now();
+    ctx.events.push({ time: ctx.timestamps.started, type: 'started', message: `container ${container.id.slice(0, 12)} (${container.name})` });
+    this.#placed(ctx, '127.0.0.1', container.hostPort);
+    return { host: '127.0.0.1', port: container.hostPort, task };
+  }
+
+  #placed(ctx: PlaceContext, host: string, port: number): void {
+    ctx.timestamps.placed = now();
+    ctx.events.push({ time: ctx.timestamps.placed, type: 'placed', message: `${host}:${port}` });
+  }
+
+  #killNow(): void {
+    for (const p of this.#placements) p.killNow();
+    for (const s of this.#starting) s.task?.killNow();
+  }
+
+  /** Stops every placement this scheduler made; removes the base dir when it made it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const results = await Promise.allSettled([...this.#placements].map((p) => p.stop()));
+    this.#unregister?.();
+    this.#unregister = undefined;
+    if (this.#ownsBaseDir && this.#baseDir) {
+      const base = await this.#baseDir;
+      await (this.#options.keepAllocDir ? rmdir(base).catch(() => undefined) : rm(base, { recursive: true, force: true }));
+    }
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, `${failures.length} placements failed to stop`);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+interface PlaceContext {
+  id: string;
+  request: PlacementRequest;
+  alloc: AllocDir;
+  timestamps: PlacementTimestamps;
+  events: PlacementEvent[];
+  starting: { task?: LocalTask };
+}
+
+/** The variables a Nomad raw_exec task sees, so the same env-expansion checks pass locally. */
+function nomadEnvironment(ctx: PlaceContext, values: PlaceholderValues, dialHost: string): Record<string, string> {
+  return {
+    NOMAD_ALLOC_DIR: ctx.alloc.shared,
+    NOMAD_TASK_DIR: ctx.alloc.local,
+    NOMAD_SECRETS_DIR: ctx.alloc.secrets,
+    NOMAD_ALLOC_ID: ctx.id,
+    NOMAD_ALLOC_NAME: `${ctx.id}.${TASK_NAME}[0]`,
+    NOMAD_TASK_NAME: TASK_NAME,
+    NOMAD_PORT_http: values.port,
+    NOMAD_HOST_PORT_http: values.port,
+    NOMAD_IP_http: dialHost,
+    NOMAD_ADDR_http: `${dialHost}:${values.port}`,
+  };
+}
+
+function processTask(proc: RunningProcess, graceMs: number): LocalTask {
+  return {
+    exited: proc.exited.then((e) => ({ exitCode: e.exitCode, signal: e.signal, reason: e.reason })),
+    isAlive: () => proc.isAlive(),
+    stop: async () => {
+      await proc.stop({ graceMs });
+    },
+    killNow: () => proc.kill('SIGKILL'),
+  };
+}
+
+function containerTask(container: RunningContainer, image: string, graceMs: number): LocalTask {
+  return {
+    exited: container.exited.then((e): PlacementExit => ({ exitCode: e.exitCode, reason: e.reason })),
+    isAlive: () => container.exit === undefined,
+    stop: async () => {
+      await container.stop({ graceMs });
+    },
+    killNow: () => {
+      if (container.exit === undefined) spawnSync('docker', ['rm', '-f', container.id], { stdio: 'ignore', timeout: 10_000 });
+    },
+    // Files the container's user wrote may resist a non-root host user: delete them as root inside.
+    removeLeftovers: async (dir) => {
+      const docker = await dockerClient();
+      const helper = await docker.createContainer({
+        Image: image,
+        Entrypoint: [],
+        User: '0',
+        Cmd: ['/bin/sh', '-c', 'rm -rf /alloc/* /alloc/.[!.]* 2>/dev/null; true'],
+        Labels: { [SESSION_LABEL]: 'cleanup' },
+        HostConfig: { Binds: [`${dir.shared}:/alloc`] },
+      });
+      try {
+        await helper.start();
+        await helper.wait();
+      } finally {
+        await helper.remove({ force: true }).catch(() => undefined);
+      }
+    },
+  };
+}
+
+/** The address to dial for a bind address: wildcards become loopback. */
+export function dialAddress(bindHost: string): string {
+  if (bindHost === '0.0.0.0' || bindHost === '') return '127.0.0.1';
+  if (bindHost === '::' || bindHost === '[::]') return '::1';
+  return bindHost;
+}
+
+/** Throws `PortInUseError` when `port` cannot be bound on `host` right now. */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(host, port, `${error.code}: ${error.message}`, { cause: error }) : error),
+    );
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve()));
+  });
+}
+
+async function readTail(path: string): Promise<string> {
+  return tail(await readFile(path, 'utf8').catch(() => ''), 20);
+}
