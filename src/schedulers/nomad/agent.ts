@@ -1,0 +1,276 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { tail } from '../../common/exec.js';
+import { logger } from '../../common/logger.js';
+import { projectRoot } from '../../common/paths.js';
+import { which } from '../../common/which.js';
+import type { DriverName } from '../../drivers/driver.js';
+import { AbortedError, SandboxError, UnavailableError, WaitTimeoutError } from '../../errors.js';
+import type { NomadNodeStub } from './api-types.js';
+import { NomadClient } from './client.js';
+import { NOMAD_DOUBLE_VERSION } from './scheduler.js';
+
+const log = logger('scheduler:nomad:agent');
+
+/** Nomad task driver that runs a hpc-sandbox driver's plan. */
+export type NomadTaskDriver = 'docker' | 'raw_exec';
+
+/** docker -> `docker`; process, singularity, charliecloud, podman -> `raw_exec`. */
+export function nomadTaskDriverFor(driver: DriverName): NomadTaskDriver {
+  return driver === 'docker' ? 'docker' : 'raw_exec';
+}
+
+/** The agent config under hcl/ for a task driver: `nomad-docker.hcl` or `nomad-singularity.hcl`. */
+export function agentConfigFor(taskDriver: NomadTaskDriver): string {
+  return join(projectRoot(), 'hcl', taskDriver === 'docker' ? 'nomad-docker.hcl' : 'nomad-singularity.hcl');
+}
+
+export interface LocalAgentOptions {
+  /** The leg's driver; the agent must report its Nomad task driver detected and healthy. @default 'process' */
+  driver?: DriverName;
+  /** Agent config: a path, or a name under hcl/ (`nomad-docker`). @default by driver (agentConfigFor) */
+  config?: string;
+  /** The `nomad` executable. @default `nomad` on PATH of `env` */
+  nomadBinary?: string;
+  /** Environment of the agent (raw_exec tasks inherit it). @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** HTTP/RPC/Serf ports. @default three free loopback ports */
+  ports?: { http: number; rpc: number; serf: number };
+  /** Data dir (allocations live under `<dataDir>/alloc`). @default a new temp dir, removed on stop */
+  dataDir?: string;
+  /** @default 60_000 */
+  startupTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A `nomad agent -dev` this process started. Stop it (or `await using` it) to leave nothing behind. */
+export interface LocalNomadAgent extends AsyncDisposable {
+  /** `http://127.0.0.1:<http port>` */
+  readonly address: string;
+  /** What the agent says of itself: `Nomad v1.9.7`, or `Nomad v0.0.0-hpc-sandbox-double (test double)`. */
+  readonly version: string;
+  /** True when the agent is hpc-sandbox's test double, not Nomad. */
+  readonly isDouble: boolean;
+  readonly pid: number;
+  readonly ports: { http: number; rpc: number; serf: number };
+  readonly dataDir: string;
+  /** The rendered config the agent runs with. */
+  readonly configPath: string;
+  /** The agent's own log so far (stdout and stderr interleaved), last `lines` lines. */
+  logs(lines?: number): string;
+  /** SIGINT, wait for the dev agent to destroy its allocations, SIGKILL after `graceMs`. Idempotent. */
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+/**
+ * Boots `nomad agent -dev -config <rendered hcl>` with its own data dir and collision-free ports,
+ * and waits until there is a leader, a ready node, and the leg's task driver is detected and
+ * healthy. Otherwise fails with Nomad's own reason (`raw_exec: disabled`, `docker: Failed to
+ * connect to docker daemon`) and the agent's last log lines.
+ *
+ * @example
+ * await using agent = await startLocalAgent({ driver: 'docker' });
+ * await using nomad = new NomadScheduler({ address: agent.address });
+ */
+export async function startLocalAgent(options: LocalAgentOptions = {}): Promise<LocalNomadAgent> {
+  const env = options.env ?? process.env;
+  const taskDriver = nomadTaskDriverFor(options.driver ?? 'process');
+  const binary = options.nomadBinary ?? (await which('nomad', env));
+  if (!binary) throw new UnavailableError('nomad', 'not on PATH (install Nomad, or set NOMAD_ADDR to use a running agent)', 'HPCSB_SCHEDULER_UNAVAILABLE');
+  const template = resolveConfig(options.config) ?? agentConfigFor(taskDriver);
+  const workDir = await mkdtemp(join(tmpdir(), 'hpc-sandbox-nomad-'));
+  const dataDir = options.dataDir ?? join(workDir, 'data');
+  const ports = options.ports ?? (await freePorts());
+  const configPath = join(workDir, 'agent.hcl');
+  await writeFile(configPath, await renderAgentConfig(template, ports));
+  const args = ['agent', '-dev', '-config', configPath, '-data-dir', dataDir];
+  log('starting %s %s', binary, args.join(' '));
+  const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const collect = (chunk: Buffer) => {
+    output.push(chunk.toString('utf8'));
+    if (output.length > 2_000) output.splice(0, output.length - 2_000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error) => {
+      output.push(`spawn failed: ${error.message}\n`);
+      resolve({ code: null, signal: null });
+    });
+  });
+  const address = `http://127.0.0.1:${ports.http}`;
+  const agent = new RunningAgent(child, exited, output, { address, ports, dataDir, configPath, workDir, ownsDataDir: options.dataDir === undefined });
+  try {
+    const version = await waitUntilReady(agent, taskDriver, options.startupTimeoutMs ?? 60_000, options.signal);
+    agent.version = version;
+    agent.isDouble = version.includes(NOMAD_DOUBLE_VERSION);
+    log('agent %s ready at %s', version, address);
+    return agent;
+  } catch (error) {
+    await agent.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+class RunningAgent implements LocalNomadAgent {
+  version = 'unknown';
+  isDouble = false;
+  readonly address: string;
+  readonly ports: { http: number; rpc: number; serf: number };
+  readonly dataDir: string;
+  readonly configPath: string;
+  readonly #workDir: string;
+  readonly #ownsDataDir: boolean;
+  #stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+    readonly output: string[],
+    init: { address: string; ports: { http: number; rpc: number; serf: number }; dataDir: string; configPath: string; workDir: string; ownsDataDir: boolean },
+  ) {
+    this.address = init.address;
+    this.ports = init.ports;
+    this.dataDir = init.dataDir;
+    this.configPath = init.configPath;
+    this.#workDir = init.workDir;
+    this.#ownsDataDir = init.ownsDataDir;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  logs(lines = 40): string {
+    return tail(this.output.join(''), lines);
+  }
+
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options.graceMs ?? 20_000);
+    return this.#stopping;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined) {
+      this.child.kill('SIGINT');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await rm(this.#workDir, { recursive: true, force: true });
+    if (this.#ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  await using client = new NomadClient({ address: agent.address, token: '' });
+  let last = 'agent not answering yet';
+  const died = agent.exited.then((exit) => exit);
+  const check = async () => {
+    const exit = await Promise.race([died, Promise.resolve(undefined)]);
+    if (exit) {
+      throw new SandboxError(
+        'HPCSB_SCHEDULER_UNAVAILABLE',
+        `nomad agent -dev -config ${agent.configPath} exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}) before it was ready:\n${agent.logs(30)}`,
+      );
+    }
+    if (signal?.aborted) throw new AbortedError('Starting the Nomad agent', { cause: signal.reason });
+    if (Date.now() > deadline) {
+      throw new WaitTimeoutError(`nomad agent at ${agent.address} to be ready for ${taskDriver}`, timeoutMs, `${last}; agent log:\n${agent.logs(30)}`);
+    }
+  };
+  // Before the HTTP listener is up nothing can block on an index: a short poll is the only way.
+  let leader = '';
+  while (!leader) {
+    await check();
+    try {
+      leader = await client.leader({ signal: AbortSignal.timeout(2_000) });
+      if (!leader) last = 'no cluster leader yet';
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    if (!leader) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const self = await client.agentSelf();
+  const rawVersion = self.config?.Version?.Version ?? 'unknown';
+  const version = rawVersion === NOMAD_DOUBLE_VERSION ? `Nomad v${rawVersion} (hpc-sandbox test double, not Nomad)` : `Nomad v${rawVersion}`;
+  // From here on, blocking queries on /v1/nodes: the node registers after its first fingerprint.
+  let index = 0;
+  let readySince: number | undefined;
+  for (;;) {
+    await check();
+    const waitSeconds = Math.max(1, Math.min(10, Math.ceil((deadline - Date.now()) / 1000)));
+    let nodes: NomadNodeStub[] = [];
+    try {
+      const answer = await client.nodes({ index: index || undefined, waitSeconds, signal });
+      nodes = answer.value;
+      index = Math.max(answer.index, index + 1);
+    } catch (error) {
+      last = (error as Error).message;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      continue;
+    }
+    const node = nodes.find((n) => n.Status === 'ready');
+    if (!node) {
+      last = nodes.length ? `node ${nodes[0]!.Name} is ${nodes[0]!.Status}` : 'no node registered yet';
+      continue;
+    }
+    const info = node.Drivers?.[taskDriver];
+    if (info?.Detected && info.Healthy) return version;
+    last = `driver ${taskDriver} on node ${node.Name}: detected=${info?.Detected ?? false}, healthy=${info?.Healthy ?? false}, "${info?.HealthDescription ?? 'not fingerprinted'}"`;
+    // Fingerprints run before registration; give a late change a few seconds, then report Nomad's reason.
+    readySince ??= Date.now();
+    if (Date.now() - readySince > 5_000) {
+      throw new UnavailableError(
+        `nomad ${taskDriver} driver`,
+        `the agent at ${agent.address} reports ${last}` +
+          (taskDriver === 'raw_exec' ? ' (enable it: plugin "raw_exec" { config { enabled = true } })' : ' (is dockerd running and its socket reachable?)'),
+        'HPCSB_SCHEDULER_UNAVAILABLE',
+      );
+    }
+  }
+}
+
+function resolveConfig(config: string | undefined): string | undefined {
+  if (!config) return undefined;
+  if (isAbsolute(config) || config.includes('/')) return config;
+  return join(projectRoot(), 'hcl', config.endsWith('.hcl') ? config : `${config}.hcl`);
+}
+
+/** The template with this agent's ports and loopback bind (agent configs get no env interpolation). */
+export async function renderAgentConfig(templatePath: string, ports: { http: number; rpc: number; serf: number }): Promise<string> {
+  const template = await readFile(templatePath, 'utf8');
+  return (
+    `# Rendered by hpc-sandbox from ${templatePath}\n` +
+    `bind_addr = "127.0.0.1"\n` +
+    `ports {\n  http = ${ports.http}\n  rpc  = ${ports.rpc}\n  serf = ${ports.serf}\n}\n\n` +
+    template
+  );
+}
+
+/** Three distinct free loopback ports (the OS picks them; a tiny race remains until Nomad binds). */
+async function freePorts(): Promise<{ http: number; rpc: number; serf: number }> {
+  const servers = await Promise.all(
+    [0, 1, 2].map(
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const [http, rpc, serf] = servers.map((s) => (s.address() as { port: number }).port) as [number, number, number];
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return { http, rpc, serf };
+}

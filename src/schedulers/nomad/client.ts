@@ -1,0 +1,290 @@
+import { Pool, type Dispatcher } from 'undici';
+import { z } from 'zod';
+import { logger } from '../../common/logger.js';
+import { AbortedError, SandboxError } from '../../errors.js';
+import {
+  NomadAgentSelfSchema,
+  NomadAllocStubSchema,
+  NomadAllocationSchema,
+  NomadDeploymentSchema,
+  NomadEvaluationSchema,
+  NomadJobScaleStatusSchema,
+  NomadNodeStubSchema,
+  NomadRegisterResponseSchema,
+  NomadValidateResponseSchema,
+  type NomadAgentSelf,
+  type NomadAllocStub,
+  type NomadAllocation,
+  type NomadDeployment,
+  type NomadEvaluation,
+  type NomadJobScaleStatus,
+  type NomadNodeStub,
+  type NomadRegisterResponse,
+  type NomadValidateResponse,
+} from './api-types.js';
+import { NomadApiError } from './errors.js';
+import type { NomadJob } from './jobspec.js';
+
+const log = logger('scheduler:nomad:api');
+
+export interface NomadClientOptions {
+  /** Agent HTTP address. @default process.env.NOMAD_ADDR ?? 'http://127.0.0.1:4646' */
+  address?: string;
+  /** ACL token sent as `X-Nomad-Token`. @default process.env.NOMAD_TOKEN */
+  token?: string;
+  /** `?namespace=` on every namespaced call. @default 'default' (Nomad's own default when unset) */
+  namespace?: string;
+  /** `?region=`: forwarded to another region. @default the agent's region */
+  region?: string;
+  /** Replaces the owned undici Pool (tests inject a MockAgent). Not closed by `close()`. */
+  dispatcher?: Dispatcher;
+}
+
+/** Options of a blocking (long-poll) read. */
+export interface BlockingOptions {
+  /** Hang until Nomad's index for the resource exceeds this (from the previous `index`). */
+  index?: number;
+  /** Longest hang, in seconds (Nomad adds up to wait/16 jitter). @default 30 */
+  waitSeconds?: number;
+  signal?: AbortSignal;
+}
+
+/** A blocking read's answer: the value and the `X-Nomad-Index` to pass to the next read. */
+export interface Indexed<T> {
+  value: T;
+  index: number;
+}
+
+interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  signal?: AbortSignal;
+  /** Add `namespace`/`region` (every job/alloc/eval call). @default true */
+  scoped?: boolean;
+}
+
+/**
+ * A small typed client for the parts of the Nomad HTTP API that place and watch sandbox servers.
+ * Owns one undici Pool for its agent; answers are checked with zod; non-2xx answers become
+ * `NomadApiError` with the plain-text body. Waits use blocking queries (`index`/`wait`), never sleeps.
+ *
+ * @example
+ * await using nomad = new NomadClient({ address: 'http://127.0.0.1:4646' });
+ * const leader = await nomad.leader();
+ */
+export class NomadClient implements AsyncDisposable {
+  readonly address: string;
+  readonly namespace: string | undefined;
+  readonly region: string | undefined;
+  readonly #token: string | undefined;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  #closed = false;
+
+  constructor(options: NomadClientOptions = {}) {
+    this.address = (options.address ?? process.env.NOMAD_ADDR ?? 'http://127.0.0.1:4646').replace(/\/+$/, '');
+    this.namespace = options.namespace;
+    this.region = options.region;
+    this.#token = options.token ?? process.env.NOMAD_TOKEN;
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    // Blocking queries hang up to `wait` (+1/16 jitter): the headers timeout must outlast them.
+    this.#dispatcher = options.dispatcher ?? new Pool(this.address, { connections: 8, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  }
+
+  // ---- status and nodes ----
+
+  /** `GET /v1/status/leader`: the leader's RPC address, `""` while there is none. */
+  async leader(options: { signal?: AbortSignal } = {}): Promise<string> {
+    return (await this.#call('GET', '/v1/status/leader', z.string(), { ...options, scoped: false })).value;
+  }
+
+  /** `GET /v1/agent/self` (version under `config.Version`). */
+  async agentSelf(options: { signal?: AbortSignal } = {}): Promise<NomadAgentSelf> {
+    return (await this.#call('GET', '/v1/agent/self', NomadAgentSelfSchema, { ...options, scoped: false })).value;
+  }
+
+  /** `GET /v1/nodes` (blocking), with `Drivers`. */
+  async nodes(options: BlockingOptions = {}): Promise<Indexed<NomadNodeStub[]>> {
+    return this.#call('GET', '/v1/nodes', z.array(NomadNodeStubSchema), { query: blocking(options), signal: options.signal, scoped: false });
+  }
+
+  // ---- jobs ----
+
+  /** `POST /v1/validate/job`: Nomad's own checks, without registering. */
+  async validateJob(job: NomadJob, options: { signal?: AbortSignal } = {}): Promise<NomadValidateResponse> {
+    return (await this.#call('POST', '/v1/validate/job', NomadValidateResponseSchema, { body: { Job: job }, signal: options.signal })).value;
+  }
+
+  /** `POST /v1/jobs`: registers (or updates) a job; the answer names the evaluation. */
+  async registerJob(job: NomadJob, options: { signal?: AbortSignal } = {}): Promise<NomadRegisterResponse> {
+    return (await this.#call('POST', '/v1/jobs', NomadRegisterResponseSchema, { body: { Job: job }, signal: options.signal })).value;
+  }
+
+  /** `DELETE /v1/job/:id` (idempotent: an unknown job answers 200 with no eval). */
+  async deregisterJob(jobId: string, options: { purge?: boolean; signal?: AbortSignal } = {}): Promise<NomadRegisterResponse> {
+    return (
+      await this.#call('DELETE', `/v1/job/${encodeURIComponent(jobId)}`, NomadRegisterResponseSchema, {
+        query: { purge: options.purge ? true : undefined },
+        signal: options.signal,
+      })
+    ).value;
+  }
+
+  /** `GET /v1/job/:id/allocations` (blocking). Stubs carry TaskStates but no ports. */
+  async jobAllocations(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadAllocStub[]>> {
+    return this.#call('GET', `/v1/job/${encodeURIComponent(jobId)}/allocations`, z.array(NomadAllocStubSchema), {
+      query: blocking(options),
+      signal: options.signal,
+    });
+  }
+
+  /** `GET /v1/job/:id/evaluations` (blocking). */
+  async jobEvaluations(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadEvaluation[]>> {
+    return this.#call('GET', `/v1/job/${encodeURIComponent(jobId)}/evaluations`, z.array(NomadEvaluationSchema), {
+      query: blocking(options),
+      signal: options.signal,
+    });
+  }
+
+  /** `GET /v1/job/:id/deployment`: the latest deployment, `null` when there is none. */
+  async latestDeployment(jobId: string, options: { signal?: AbortSignal } = {}): Promise<NomadDeployment | null> {
+    return (await this.#call('GET', `/v1/job/${encodeURIComponent(jobId)}/deployment`, NomadDeploymentSchema.nullable(), options)).value;
+  }
+
+  /** `GET /v1/job/:id/scale` (blocking): desired/placed/running/healthy per group. */
+  async jobScale(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadJobScaleStatus>> {
+    return this.#call('GET', `/v1/job/${encodeURIComponent(jobId)}/scale`, NomadJobScaleStatusSchema, {
+      query: blocking(options),
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * `POST /v1/job/:id/scale`. Nomad refuses with 400 `job scaling blocked due to active deployment`
+   * while a deployment runs; `NomadScaler` waits for it (see scale.ts).
+   */
+  async scaleJob(
+    jobId: string,
+    group: string,
+    count: number,
+    options: { message?: string; signal?: AbortSignal } = {},
+  ): Promise<NomadRegisterResponse> {
+    const body = { Count: count, Target: { Group: group }, Message: options.message ?? `hpc-sandbox: scale ${group} to ${count}` };
+    return (await this.#call('POST', `/v1/job/${encodeURIComponent(jobId)}/scale`, NomadRegisterResponseSchema, { body, signal: options.signal })).value;
+  }
+
+  // ---- allocations and evaluations ----
+
+  /** `GET /v1/allocation/:id` (blocking): the full allocation, with AllocatedResources (ports). */
+  async allocation(allocId: string, options: BlockingOptions = {}): Promise<Indexed<NomadAllocation>> {
+    return this.#call('GET', `/v1/allocation/${encodeURIComponent(allocId)}`, NomadAllocationSchema, {
+      query: blocking(options),
+      signal: options.signal,
+    });
+  }
+
+  /** `GET /v1/evaluation/:id` (blocking). */
+  async evaluation(evalId: string, options: BlockingOptions = {}): Promise<Indexed<NomadEvaluation>> {
+    return this.#call('GET', `/v1/evaluation/${encodeURIComponent(evalId)}`, NomadEvaluationSchema, {
+      query: blocking(options),
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * `GET /v1/client/fs/logs/:alloc?plain=true`: the last `tailBytes` bytes of a task's stdout or
+   * stderr (origin=end). An alloc whose log file does not exist yet reads as "".
+   */
+  async taskLogs(
+    allocId: string,
+    task: string,
+    type: 'stdout' | 'stderr',
+    options: { tailBytes?: number; signal?: AbortSignal } = {},
+  ): Promise<string> {
+    const query = { task, type, plain: true, origin: 'end', offset: options.tailBytes ?? 16_384 };
+    try {
+      const { text } = await this.#raw('GET', `/v1/client/fs/logs/${encodeURIComponent(allocId)}`, { query, signal: options.signal });
+      return text;
+    } catch (error) {
+      if (error instanceof NomadApiError && error.statusCode === 404) return '';
+      throw error;
+    }
+  }
+
+  /** Closes the owned Pool (drains in-flight calls). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- plumbing ----
+
+  async #call<T>(method: string, path: string, schema: z.ZodType<T>, options: RequestOptions = {}): Promise<Indexed<T>> {
+    const { text, index } = await this.#raw(method, path, options);
+    let json: unknown;
+    try {
+      json = text === '' ? null : JSON.parse(text);
+    } catch (cause) {
+      throw new SandboxError('HPCSB_NOMAD_API', `Nomad API ${method} ${this.address}${path} answered non-JSON: ${text.slice(0, 300)}`, { cause });
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new SandboxError(
+        'HPCSB_NOMAD_API',
+        `Nomad API ${method} ${this.address}${path} answered an unexpected shape:\n${z.prettifyError(parsed.error)}`,
+        { cause: parsed.error },
+      );
+    }
+    return { value: parsed.data, index };
+  }
+
+  async #raw(method: string, path: string, options: RequestOptions): Promise<{ text: string; index: number }> {
+    if (this.#closed) throw new SandboxError('HPCSB_NOMAD_API', `NomadClient for ${this.address} is closed`);
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) query.set(key, String(value));
+    if (options.scoped !== false) {
+      if (this.namespace) query.set('namespace', this.namespace);
+      if (this.region) query.set('region', this.region);
+    }
+    const fullPath = query.size > 0 ? `${path}?${query}` : path;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token) headers['x-nomad-token'] = this.#token;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    log('%s %s', method, fullPath);
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.#dispatcher.request({
+        origin: this.address,
+        method: method as Dispatcher.HttpMethod,
+        path: fullPath,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.signal,
+      });
+    } catch (cause) {
+      if (options.signal?.aborted) throw new AbortedError(`Nomad API ${method} ${this.address}${path}`, { cause });
+      throw new SandboxError(
+        'HPCSB_NOMAD_API',
+        `Nomad API ${method} ${this.address}${path} could not be reached: ${(cause as Error).message ?? cause}`,
+        { cause },
+      );
+    }
+    const text = await response.body.text();
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      throw new NomadApiError(method, path, response.statusCode, text, this.address);
+    }
+    const indexHeader = response.headers['x-nomad-index'];
+    const index = Number(Array.isArray(indexHeader) ? indexHeader[0] : indexHeader ?? 0) || 0;
+    return { text, index };
+  }
+}
+
+function blocking(options: BlockingOptions): Record<string, string | number | undefined> {
+  if (options.index === undefined) return {};
+  return { index: options.index, wait: `${options.waitSeconds ?? 30}s` };
+}

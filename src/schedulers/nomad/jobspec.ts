@@ -1,0 +1,173 @@
+import { ConfigError } from '../../errors.js';
+import { PLACEHOLDERS, type ContainerLaunchPlan, type ExecLaunchPlan, type LaunchPlan } from '../../drivers/driver.js';
+import type { PortRequest } from '../scheduler.js';
+
+/** Names inside every job this project registers: one group, one task, one port label. */
+export const JOB_GROUP = 'sandbox';
+export const JOB_TASK = 'server';
+export const PORT_LABEL = 'http';
+
+const SECOND_NS = 1_000_000_000;
+
+/**
+ * A Nomad job as sent to `POST /v1/jobs` (`{"Job": ...}`): Go field names, durations in ns.
+ * Loose on purpose: the golden files and the OpenAPI check pin the exact shape.
+ */
+export type NomadJob = Record<string, unknown> & { ID: string; TaskGroups: Array<Record<string, unknown>> };
+
+export interface JobSpecOptions {
+  jobId: string;
+  plan: LaunchPlan;
+  ports: PortRequest;
+  /** @default ['dc1'] (the `-dev` agent's datacenter; `['*']` matches all on Nomad >= 1.5) */
+  datacenters?: string[];
+  namespace?: string;
+  region?: string;
+  /** Allocations of the group (the slot pool scales it). @default 1 */
+  count?: number;
+  /** CPU in MHz. @default 500 (as Atropos) */
+  cpuMHz?: number;
+  /** @default 512 (as Atropos) */
+  memoryMB?: number;
+  /** Extra job meta (the scheduler adds the driver and session). */
+  meta?: Record<string, string>;
+}
+
+/**
+ * The Nomad job for a driver's launch plan.
+ *
+ * - exec plans (process, singularity, charliecloud) run under `raw_exec` through
+ *   `sh -c 'mkdir -p "$NOMAD_ALLOC_DIR/data" && exec env -i "$@"'`: the data dir exists before an
+ *   Apptainer/ch-run bind needs it, and `env -i` gives the program exactly the plan's environment
+ *   (raw_exec would otherwise hand it the whole agent environment). Nomad interpolates
+ *   `${NOMAD_PORT_http}`, `${NOMAD_ALLOC_DIR}` and `${NOMAD_IP_http}` in the args on the client.
+ *   Dynamic ports carry no `To`, so `NOMAD_PORT_http` is the host port and several sandboxes share
+ *   a node.
+ * - container plans run under `docker` with the host port mapped `To` the container port, the
+ *   local image (`force_pull: false`, tag must not be `latest`), and the data dir as the alloc's
+ *   `../alloc/data` volume (inside the alloc dir, so it needs no `volumes.enabled`).
+ *
+ * Every job has `Update: {HealthCheck: task_states, MinHealthyTime: 0}` (scaling is refused while
+ * a deployment runs), no Consul services (unplaceable without Consul), no restarts or reschedules
+ * (a broken sandbox must fail loudly, with its stderr, instead of flapping).
+ */
+export function buildJob(options: JobSpecOptions): NomadJob {
+  const { plan, ports } = options;
+  const task = plan.kind === 'exec' ? rawExecTask(plan) : dockerTask(plan);
+  const containerPort = plan.kind === 'container' ? plan.containerPort : undefined;
+  const network =
+    ports.mode === 'static'
+      ? { Mode: 'host', ReservedPorts: [{ Label: PORT_LABEL, Value: ports.port, ...(containerPort ? { To: containerPort } : {}) }] }
+      : { Mode: 'host', DynamicPorts: [{ Label: PORT_LABEL, ...(containerPort ? { To: containerPort } : {}) }] };
+  const job: NomadJob = {
+    ID: options.jobId,
+    Name: options.jobId,
+    Type: 'service',
+    Datacenters: options.datacenters ?? ['dc1'],
+    ...(options.namespace ? { Namespace: options.namespace } : {}),
+    ...(options.region ? { Region: options.region } : {}),
+    Meta: { hpc_sandbox_driver: plan.driver, hpc_sandbox_ports: ports.mode, ...options.meta },
+    TaskGroups: [
+      {
+        Name: JOB_GROUP,
+        Count: options.count ?? 1,
+        Networks: [network],
+        Update: { HealthCheck: 'task_states', MinHealthyTime: 0 },
+        RestartPolicy: { Attempts: 0, Interval: 300 * SECOND_NS, Delay: 15 * SECOND_NS, Mode: 'fail' },
+        ReschedulePolicy: { Attempts: 0, Unlimited: false },
+        Tasks: [
+          {
+            Name: JOB_TASK,
+            ...task,
+            Resources: { CPU: options.cpuMHz ?? 500, MemoryMB: options.memoryMB ?? 512 },
+            KillTimeout: 10 * SECOND_NS,
+            LogConfig: { MaxFiles: 2, MaxFileSizeMB: 10 },
+          },
+        ],
+      },
+    ],
+  };
+  return job;
+}
+
+/** The launch script: Nomad leaves `$NAME` (no braces) alone, so the shell expands it. */
+export const RAW_EXEC_LAUNCH_SCRIPT = 'mkdir -p "$NOMAD_ALLOC_DIR/data" && exec env -i "$@"';
+
+function rawExecTask(plan: ExecLaunchPlan): Record<string, unknown> {
+  const render = (text: string) =>
+    renderForNomad(text, {
+      port: `\${NOMAD_PORT_${PORT_LABEL}}`,
+      dataDir: '${NOMAD_ALLOC_DIR}/data',
+      bindHost: `\${NOMAD_IP_${PORT_LABEL}}`,
+    });
+  const [program, ...rest] = plan.argv;
+  if (!program) throw new ConfigError(`The ${plan.driver} launch plan has an empty argv: nothing for raw_exec to run`);
+  const envArgs = Object.entries(plan.env).map(([name, value]) => `${name}=${render(value)}`);
+  return {
+    Driver: 'raw_exec',
+    Config: {
+      command: '/bin/sh',
+      args: ['-c', RAW_EXEC_LAUNCH_SCRIPT, 'hpc-sandbox-launch', ...envArgs, render(program), ...rest.map(render)],
+    },
+  };
+}
+
+function dockerTask(plan: ContainerLaunchPlan): Record<string, unknown> {
+  const tag = imageTag(plan.image);
+  if (tag === 'latest') {
+    throw new ConfigError(
+      `Docker image ${plan.image} has the tag \`latest\`: Nomad always pulls \`latest\` (force_pull is ignored for it), ` +
+        'and a locally built image is in no registry. Tag it, e.g. `hpc-sandbox:local`.',
+    );
+  }
+  const values = { port: `\${NOMAD_PORT_${PORT_LABEL}}`, dataDir: '${NOMAD_ALLOC_DIR}/data', bindHost: '0.0.0.0' };
+  const [entrypoint, ...args] = plan.command.map((part) => renderForNomad(part, values));
+  if (!entrypoint) throw new ConfigError(`The ${plan.driver} launch plan for ${plan.image} has an empty command`);
+  const volumes = plan.binds.map((bind) => {
+    // Relative sources resolve against the task dir; `../alloc/data` is the alloc's shared data dir.
+    const source = escapeForNomad(bind.source).replaceAll(PLACEHOLDERS.dataDir, '../alloc/data');
+    return `${source}:${bind.target}${bind.readOnly ? ':ro' : ''}`;
+  });
+  const config: Record<string, unknown> = {
+    image: escapeForNomad(plan.image),
+    force_pull: false,
+    ports: [PORT_LABEL],
+    entrypoint: [entrypoint],
+    ...(args.length > 0 ? { args } : {}),
+    ...(volumes.length > 0 ? { volumes } : {}),
+    ...(plan.securityOpts.length > 0 ? { security_opt: plan.securityOpts.map(escapeForNomad) } : {}),
+    ...(Object.keys(plan.labels).length > 0 ? { labels: mapValues(plan.labels, escapeForNomad) } : {}),
+  };
+  // Task Env goes through Nomad's plain `${name}` replace (no escapes): placeholders only.
+  const env = mapValues(plan.env, (value) =>
+    value.replaceAll(PLACEHOLDERS.port, values.port).replaceAll(PLACEHOLDERS.dataDir, values.dataDir).replaceAll(PLACEHOLDERS.bindHost, values.bindHost),
+  );
+  return { Driver: 'docker', Config: config, ...(Object.keys(env).length > 0 ? { Env: env } : {}) };
+}
+
+/**
+ * Driver config strings are HCL templates on the Nomad client: a literal `${` or `%{` must be
+ * doubled, or Nomad fails the task (`Failed Validation`, unknown variable).
+ */
+export function escapeForNomad(text: string): string {
+  return text.replaceAll('${', '$${').replaceAll('%{', '%%{');
+}
+
+function renderForNomad(text: string, values: { port: string; dataDir: string; bindHost: string }): string {
+  return escapeForNomad(text)
+    .replaceAll(PLACEHOLDERS.port, values.port)
+    .replaceAll(PLACEHOLDERS.dataDir, values.dataDir)
+    .replaceAll(PLACEHOLDERS.bindHost, values.bindHost);
+}
+
+function imageTag(image: string): string {
+  const withoutDigest = image.split('@')[0] ?? image;
+  const lastSegment = withoutDigest.split('/').pop() ?? withoutDigest;
+  if (image.includes('@')) return 'digest';
+  const colon = lastSegment.indexOf(':');
+  return colon === -1 ? 'latest' : lastSegment.slice(colon + 1);
+}
+
+function mapValues(record: Record<string, string>, fn: (value: string) => string): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]));
+}
