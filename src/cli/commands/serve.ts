@@ -1,0 +1,29 @@
+import { Command, Option } from 'commander';
+import { ConfigError } from '../../errors.js';
+import { ENV } from '../../protocol/constants.js';
+import { resolveServeOptions, runSandboxServer, ServeOptionsError, type ServeFlags } from '../../server/main.js';
+
+/**
+ * `hpc-sandbox serve`: runs the sandbox server in this process, with the same flags and defaults
+ * as the bundled `dist/sandbox-server.mjs` (both go through resolveServeOptions).
+ */
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('Run a sandbox server (Atropos-compatible HTTP API) with N slot workspaces')
+    .option('--port <n>', 'port to listen on; 0 picks a free one (written to <data-dir>/.hpc-sandbox-ready.json)', '8080')
+    .option('--host <addr>', 'address to bind (0.0.0.0 inside containers)', '127.0.0.1')
+    .option('--slots <n>', 'number of slot workspaces', '4')
+    .option('--data-dir <dir>', 'slot root (default $NOMAD_ALLOC_DIR/data, else /data)')
+    .option('--token-file <file>', `require "Authorization: Bearer <token>" on every endpoint but /health (also env ${ENV.token})`)
+    .addOption(new Option('--isolation <mode>', `bubblewrap isolation of bash (also env ${ENV.isolation})`).choices(['auto', 'require', 'off']))
+    .action(async (flags: ServeFlags) => {
+      let options;
+      try {
+        options = resolveServeOptions(flags);
+      } catch (error) {
+        if (error instanceof ServeOptionsError) throw new ConfigError(error.message, { cause: error });
+        throw error;
+      }
+      await runSandboxServer(options);
+    });
+}
