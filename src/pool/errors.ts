@@ -51,7 +51,8 @@ export class PlacementLostError extends SandboxError {
 
 /** A slot handle was used after release() (its slot may already serve another holder). */
 export class SlotReleasedError extends SandboxError {
-  constructor(slotName: string, what: string) {
-    super('HPCSB_SLOT_RELEASED', `Cannot ${what} on ${slotName}: this handle was released`);
+  /** @param what the refused call, naming the slot: `bash on slot_0 of sandbox-1a2b3c4d` */
+  constructor(readonly what: string) {
+    super('HPCSB_SLOT_RELEASED', `Cannot ${what}: this handle was released`);
   }
 }

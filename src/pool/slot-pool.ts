@@ -282,7 +282,7 @@ export class SlotPool implements AsyncDisposable {
     const member = record.member;
     if (record.lease !== leaseId) {
       if (member.abort.signal.aborted) throw member.abort.signal.reason;
-      throw new SlotReleasedError(`${record.slotId} of ${member.placement.id}`, what);
+      throw new SlotReleasedError(what);
     }
     if (member.abort.signal.aborted) throw member.abort.signal.reason;
     const callSignal = signal ? AbortSignal.any([member.abort.signal, signal]) : member.abort.signal;
