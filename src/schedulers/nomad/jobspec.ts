@@ -37,10 +37,11 @@ export interface JobSpecOptions {
  * The Nomad job for a driver's launch plan.
  *
  * - exec plans (process, singularity, charliecloud) run under `raw_exec` through
- *   `sh -c 'mkdir -p "$NOMAD_ALLOC_DIR/data" && exec env -i "$@"'`: the data dir exists before an
- *   Apptainer/ch-run bind needs it, and `env -i` gives the program exactly the plan's environment
- *   (raw_exec would otherwise hand it the whole agent environment). Nomad interpolates
- *   `${NOMAD_PORT_http}`, `${NOMAD_ALLOC_DIR}` and `${NOMAD_IP_http}` in the args on the client.
+ *   `sh -c 'mkdir -p "$NOMAD_ALLOC_DIR/data" && exec env -i NAME="$NAME"... "$@"'`: the data dir
+ *   exists before an Apptainer/ch-run bind needs it, and `env -i` gives the program exactly the
+ *   plan's environment (raw_exec would otherwise hand it the whole agent environment). Nomad
+ *   interpolates `${NOMAD_PORT_http}`, `${NOMAD_ALLOC_DIR}` and `${NOMAD_IP_http}` (the address
+ *   Nomad advertises for the port) in the args and the task Env on the client.
  *   Dynamic ports carry no `To`, so `NOMAD_PORT_http` is the host port and several sandboxes share
  *   a node.
  * - container plans run under `docker` with the host port mapped `To` the container port, the
@@ -90,25 +91,37 @@ export function buildJob(options: JobSpecOptions): NomadJob {
   return job;
 }
 
-/** The launch script: Nomad leaves `$NAME` (no braces) alone, so the shell expands it. */
-export const RAW_EXEC_LAUNCH_SCRIPT = 'mkdir -p "$NOMAD_ALLOC_DIR/data" && exec env -i "$@"';
+/**
+ * The raw_exec launch script for a plan whose environment has `names`: the values travel in the
+ * task `Env` (out of `ps` and of the args), and `env -i NAME="$NAME" ...` hands the program exactly
+ * those. Nomad leaves `$NAME` (no braces) alone, so the shell expands it.
+ */
+export function rawExecLaunchScript(names: readonly string[]): string {
+  const keep = names.map((name) => `${name}="$${name}"`).join(' ');
+  return `mkdir -p "$NOMAD_ALLOC_DIR/data" && exec env -i ${keep}${keep ? ' ' : ''}"$@"`;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function rawExecTask(plan: ExecLaunchPlan): Record<string, unknown> {
-  const render = (text: string) =>
-    renderForNomad(text, {
-      port: `\${NOMAD_PORT_${PORT_LABEL}}`,
-      dataDir: '${NOMAD_ALLOC_DIR}/data',
-      bindHost: `\${NOMAD_IP_${PORT_LABEL}}`,
-    });
+  const values = {
+    port: `\${NOMAD_PORT_${PORT_LABEL}}`,
+    dataDir: '${NOMAD_ALLOC_DIR}/data',
+    bindHost: `\${NOMAD_IP_${PORT_LABEL}}`,
+  };
   const [program, ...rest] = plan.argv;
   if (!program) throw new ConfigError(`The ${plan.driver} launch plan has an empty argv: nothing for raw_exec to run`);
-  const envArgs = Object.entries(plan.env).map(([name, value]) => `${name}=${render(value)}`);
+  const names = Object.keys(plan.env);
+  const bad = names.find((name) => !ENV_NAME.test(name));
+  if (bad) throw new ConfigError(`The ${plan.driver} launch plan sets \`${bad}\`, which is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)`);
+  const env = mapValues(plan.env, (value) => renderTaskEnv(value, values));
   return {
     Driver: 'raw_exec',
     Config: {
       command: '/bin/sh',
-      args: ['-c', RAW_EXEC_LAUNCH_SCRIPT, 'hpc-sandbox-launch', ...envArgs, render(program), ...rest.map(render)],
+      args: ['-c', rawExecLaunchScript(names), 'hpc-sandbox-launch', ...[program, ...rest].map((part) => renderForNomad(part, values))],
     },
+    ...(names.length > 0 ? { Env: env } : {}),
   };
 }
 
@@ -138,10 +151,7 @@ function dockerTask(plan: ContainerLaunchPlan): Record<string, unknown> {
     ...(plan.securityOpts.length > 0 ? { security_opt: plan.securityOpts.map(escapeForNomad) } : {}),
     ...(Object.keys(plan.labels).length > 0 ? { labels: mapValues(plan.labels, escapeForNomad) } : {}),
   };
-  // Task Env goes through Nomad's plain `${name}` replace (no escapes): placeholders only.
-  const env = mapValues(plan.env, (value) =>
-    value.replaceAll(PLACEHOLDERS.port, values.port).replaceAll(PLACEHOLDERS.dataDir, values.dataDir).replaceAll(PLACEHOLDERS.bindHost, values.bindHost),
-  );
+  const env = mapValues(plan.env, (value) => renderTaskEnv(value, values));
   return { Driver: 'docker', Config: config, ...(Object.keys(env).length > 0 ? { Env: env } : {}) };
 }
 
@@ -150,7 +160,13 @@ function dockerTask(plan: ContainerLaunchPlan): Record<string, unknown> {
  * doubled, or Nomad fails the task (`Failed Validation`, unknown variable).
  */
 export function escapeForNomad(text: string): string {
-  return text.replaceAll('${', '$${').replaceAll('%{', '%%{');
+  // A function replacement: in a replacement string `$$` would collapse to one `$`.
+  return text.replaceAll('${', () => '$${').replaceAll('%{', () => '%%{');
+}
+
+/** Task Env goes through Nomad's plain `${name}` replace (no escape exists): placeholders only. */
+function renderTaskEnv(text: string, values: { port: string; dataDir: string; bindHost: string }): string {
+  return text.replaceAll(PLACEHOLDERS.port, values.port).replaceAll(PLACEHOLDERS.dataDir, values.dataDir).replaceAll(PLACEHOLDERS.bindHost, values.bindHost);
 }
 
 function renderForNomad(text: string, values: { port: string; dataDir: string; bindHost: string }): string {
