@@ -48,12 +48,14 @@ function killQuietly(pid: number): void {
 }
 
 /**
- * SIGKILLs a command and everything it started: the descendants found in /proc first (so none
- * is reparented away while we work), then the process group the command leads (spawned
- * `detached`), then the command itself.
+ * SIGKILLs a command and everything it started: the descendants are listed from /proc before
+ * anything dies (so none is reparented away unseen), then the command, the process group it
+ * leads (spawned `detached`) and every listed descendant are killed.
  */
 export function killProcessTree(pid: number): void {
-  for (const child of descendantPids(pid)) killQuietly(child);
-  killQuietly(-pid);
+  const descendants = descendantPids(pid);
+  // The command first: a shell that outlives its children reports each of them as "Killed".
   killQuietly(pid);
+  killQuietly(-pid);
+  for (const child of descendants) killQuietly(child);
 }

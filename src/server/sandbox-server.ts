@@ -214,6 +214,9 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
   const paths = [...new Set(Object.keys(routes).map((key) => key.split(' ')[1]!))];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // While shutting down, answers close their connection so server.close() is not held by keep-alive.
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void =>
+      sendJson(res, status, body, closing ? { ...headers, connection: 'close' } : headers);
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
     const route = routes[`${req.method} ${path}`];
     try {
@@ -229,15 +232,15 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
       }
       if (closing && path !== '/health') throw new HttpError(503, 'shutting_down', 'The sandbox server is shutting down', { connection: 'close' });
       const { status, body } = await route(req);
-      sendJson(res, status, body);
+      send(status, body);
     } catch (error) {
       if (error instanceof HttpError) {
-        sendJson(res, error.status, errorBody(error.errorCode, error.message), error.headers);
+        send(error.status, errorBody(error.errorCode, error.message), error.headers);
         if (error.headers.connection === 'close') req.resume();
         return;
       }
       log(`${req.method} ${path} failed: ${(error as Error).stack ?? String(error)}`);
-      if (!res.headersSent) sendJson(res, 500, errorBody('internal', `Internal error in ${req.method} ${path}: ${(error as Error).message}`));
+      if (!res.headersSent) send(500, errorBody('internal', `Internal error in ${req.method} ${path}: ${(error as Error).message}`));
       else res.destroy();
     }
   };
