@@ -103,7 +103,18 @@ export function summariseSeries(
   const recommendation = mode === 'warm' ? undefined : recommendHealthTimeout(phases.healthy);
   if (recommendation) series.recommendedHealthTimeoutMs = recommendation;
   if (evaluate) series.verdicts = evaluate(seriesFigures(series));
+  if (attempts > 0 && ok.length === 0) series.verdicts.push(noStartSucceeded(mode, samples));
   return series;
+}
+
+/**
+ * A series where nothing started fails whatever the references say: its latency figures are
+ * empty, so no reference could catch it.
+ */
+function noStartSucceeded(mode: StartupMode, samples: StartupSample[]): ReferenceVerdict {
+  const metric = `${mode === 'warm' ? 'warm' : 'startup'}.${mode}.successRate`;
+  const first = samples.find((s) => s.error)?.error ?? 'unknown error';
+  return { metric, value: 0, state: 'beyond', message: `0 of ${samples.length} ${mode} starts succeeded (first error: ${first})` };
 }
 
 /** `firstExec.median`, `healthy.p99`, `successRate`... of a series, for reference evaluation. */

@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { Driver, DriverName } from '../../drivers/driver.js';
 import type { Placement, Scheduler } from '../../schedulers/scheduler.js';
 import type { HarnessComponents } from '../components.js';
-import { parseRequirements } from '../requirements.js';
+import { runSuite } from '../runner.js';
 import type { SandboxApi } from '../sandbox-api.js';
 import { parseSuite } from '../suite/load.js';
-import { type BenchRunEvent, runStartupBenchmarks } from './run-benchmarks.js';
+import type { WarmupEvent } from './benchmark-leg.js';
+import { startupBenchmark } from './startup-benchmark.js';
+import type { BenchEvent } from './startup-series.js';
 
 const SUITE = `
 name: startup-test
@@ -17,33 +19,34 @@ references:
     startup.median: { value: 1000, lower: null, upper: 0.5, unit: ms }
 `;
 
+/** Stand-in runtime: placements become healthy at once; counts every place and stop. */
 function fakeComponents(options: { dockerMissing?: boolean; execFails?: boolean } = {}) {
-  let placed = 0;
-  let stopped = 0;
-  let clock = 0;
+  const counts = { placed: 0, stopped: 0 };
   const scheduler = {
     name: 'local',
     async place() {
-      placed++;
-      const timestamps: Placement['timestamps'] = { submitted: clock, placed: clock };
+      counts.placed++;
+      const now = performance.timeOrigin + performance.now();
+      const timestamps: Placement['timestamps'] = { submitted: now, placed: now };
       return {
-        url: `http://127.0.0.1:${placed}`,
+        url: `http://127.0.0.1:${counts.placed}`,
         timestamps,
         async waitUntilHealthy() {
           timestamps.healthy = performance.timeOrigin + performance.now();
         },
         async stop() {
-          stopped++;
+          counts.stopped++;
         },
       } as unknown as Placement;
     },
     async close() {},
   } as unknown as Scheduler;
-  clock = performance.timeOrigin + performance.now();
   const driver = (name: DriverName): Driver =>
     ({
       name,
-      detect: async () => (name === 'docker' && options.dockerMissing ? { available: false, reason: 'docker: cannot connect to /var/run/docker.sock' } : { available: true, version: `${name} 1.0` }),
+      detect: async () =>
+        name === 'docker' && options.dockerMissing ? { available: false, reason: 'docker: cannot connect to /var/run/docker.sock' } : { available: true, version: `${name} 1.0` },
+      plan: async () => ({ kind: 'exec', driver: name, argv: ['true'], env: {}, processGroup: false }),
     }) as Driver;
   const client = (): SandboxApi =>
     ({
@@ -58,18 +61,15 @@ function fakeComponents(options: { dockerMissing?: boolean; execFails?: boolean 
     ensureImage: async (_d, spec) => spec.image,
     client,
   };
-  return { components, counts: () => ({ placed, stopped }) };
+  return { components, counts };
 }
 
-describe('runStartupBenchmarks', () => {
-  it('benchmarks every available leg and mode, skips a missing driver with its reason, stops every placement', async () => {
+describe('startupBenchmark through runSuite', () => {
+  it('benchmarks every available leg and mode, skips a missing driver, stops every placement', async () => {
     const { components, counts } = fakeComponents({ dockerMissing: true });
-    const events: BenchRunEvent[] = [];
-    const report = await runStartupBenchmarks(parseSuite(SUITE, 'startup.yaml'), {
-      components,
-      requirements: parseRequirements({}),
-      onEvent: (e) => events.push(e),
-    });
+    const suite = parseSuite(SUITE, 'startup.yaml');
+    const events: Array<BenchEvent | WarmupEvent> = [];
+    const report = await runSuite(suite, { command: 'bench', components, env: {}, benchmark: startupBenchmark(suite, { components, onEvent: (e) => events.push(e) }) });
     expect(report.command).toBe('bench');
     expect(report.legs.map((l) => [l.name, l.state, l.reason])).toEqual([
       ['local x process', 'passed', undefined],
@@ -81,25 +81,12 @@ describe('runStartupBenchmarks', () => {
     ]);
     expect(report.benchmarks[0]!.verdicts.find((v) => v.metric === 'startup.median')?.state).toBe('within');
     // 1 warm-up + 3 sequential + 3 burst, every one stopped
-    expect(counts()).toEqual({ placed: 7, stopped: 7 });
-    expect(report.summary).toMatchObject({ legs: { passed: 1, failed: 0, skipped: 1 }, verdict: 'pass' });
-    expect(events.filter((e) => e.type === 'leg:skip')).toHaveLength(1);
-    expect(events.at(-1)?.type).toBe('run:end');
+    expect(counts).toEqual({ placed: 7, stopped: 7 });
+    expect(report.summary.verdict).toBe('pass');
+    expect(events.map((e) => e.type).filter((t, i, all) => all.indexOf(t) === i)).toEqual(['bench:warmup', 'bench:start', 'bench:sample', 'bench:end']);
   });
 
-  it('fails a required leg that cannot run instead of skipping it', async () => {
-    const { components } = fakeComponents({ dockerMissing: true });
-    const report = await runStartupBenchmarks(parseSuite(SUITE, 'startup.yaml'), {
-      components,
-      requirements: parseRequirements({ HPC_SANDBOX_REQUIRE: 'local:docker' }),
-    });
-    const docker = report.legs.find((l) => l.leg.driver === 'docker');
-    expect(docker).toMatchObject({ state: 'failed' });
-    expect(docker?.reason).toContain('required by HPC_SANDBOX_REQUIRE');
-    expect(report.summary.verdict).toBe('fail');
-  });
-
-  it('fails a leg where no start succeeds, quoting the error', async () => {
+  it('fails the run when no start of a series succeeds, quoting the error', async () => {
     const { components, counts } = fakeComponents({ execFails: true });
     const suite = parseSuite(
       `
@@ -111,16 +98,16 @@ benchmarks:
 `,
       'startup.yaml',
     );
-    const report = await runStartupBenchmarks(suite, { components, requirements: parseRequirements({}) });
-    expect(report.legs[0]).toMatchObject({ state: 'failed' });
-    expect(report.legs[0]!.reason).toMatch(/^sequential: no start succeeded \(no successful exec within 300 ms \(echo benchmark in slot_0 of http:\/\/127\.0\.0\.1:1 did not succeed: success=false exit=127/);
-    expect(report.benchmarks[0]!.stats.successRate).toBe(0);
-    expect(counts()).toEqual({ placed: 2, stopped: 2 });
+    const report = await runSuite(suite, { command: 'bench', components, env: {}, benchmark: startupBenchmark(suite, { components }) });
+    const verdict = report.benchmarks[0]!.verdicts.find((v) => v.metric === 'startup.sequential.successRate');
+    expect(verdict?.state).toBe('beyond');
+    expect(verdict?.message).toMatch(/^0 of 2 sequential starts succeeded \(first error: no successful exec within 300 ms \(echo benchmark in slot_0 of http:\/\/127\.0\.0\.1:1 did not succeed: success=false exit=127/);
+    expect(counts).toEqual({ placed: 2, stopped: 2 });
     expect(report.summary.verdict).toBe('fail');
   });
 
-  it('refuses a suite without a startup benchmark section', async () => {
+  it('refuses a suite without a startup benchmark section', () => {
     const suite = parseSuite('name: x\nmatrix: { scheduler: [local], driver: [process] }\n', 'x.yaml');
-    await expect(runStartupBenchmarks(suite, { components: fakeComponents().components })).rejects.toMatchObject({ code: 'HPCSB_CONFIG_INVALID' });
+    expect(() => startupBenchmark(suite)).toThrow(/has no `benchmarks.startup` section/);
   });
 });

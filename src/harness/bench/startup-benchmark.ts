@@ -1,0 +1,56 @@
+import { ConfigError } from '../../errors.js';
+import { defaultComponents, type HarnessComponents } from '../components.js';
+import type { PreparedLeg, RunOptions } from '../runner.js';
+import type { StartupSeries } from '../results.js';
+import type { ResolvedSuite } from '../suite/load.js';
+import { type BenchmarkLegOptions, type WarmupEvent, benchmarkLeg } from './benchmark-leg.js';
+import { firstExecVia } from './first-exec.js';
+import type { BenchEvent } from './startup-series.js';
+
+export interface StartupBenchmarkOptions {
+  /** The run's components: first execs go through its `client`. @default defaultComponents() */
+  components?: HarnessComponents;
+  /** Progress of warm-ups, samples and series. */
+  onEvent?: (event: BenchEvent | WarmupEvent) => void;
+  /** Pool for the `warm` mode; without it a `warm` mode in the suite is left out (logged). */
+  openWarmSlots?: BenchmarkLegOptions['openWarmSlots'];
+}
+
+/**
+ * The `benchmark` hook of `runSuite(suite, { command: 'bench', benchmark })`: the runner prepares
+ * each leg (driver, scheduler, image; skip or fail when missing) and this runs the suite's
+ * `benchmarks.startup` on it.
+ *
+ * @throws ConfigError when the suite has no `benchmarks.startup` section.
+ * @example
+ * const report = await runSuite(suite, { command: 'bench', benchmark: startupBenchmark(suite), signal });
+ */
+export function startupBenchmark(
+  suite: ResolvedSuite,
+  options: StartupBenchmarkOptions = {},
+): NonNullable<RunOptions['benchmark']> {
+  const config = suite.benchmarks.startup;
+  if (!config) {
+    throw new ConfigError(`Suite ${suite.path} has no \`benchmarks.startup\` section: nothing to benchmark (see suites/startup.yaml)`);
+  }
+  const components = options.components ?? defaultComponents();
+  return (prepared: PreparedLeg, signal: AbortSignal): Promise<StartupSeries[]> =>
+    benchmarkLeg(
+      {
+        leg: { scheduler: prepared.leg.scheduler, driver: prepared.leg.driver },
+        scheduler: prepared.scheduler,
+        driver: prepared.driver,
+        spec: prepared.spec,
+        ports: prepared.ports,
+        healthTimeoutMs: prepared.healthTimeoutMs,
+      },
+      {
+        config,
+        references: suite.references,
+        firstExec: firstExecVia(components.client),
+        openWarmSlots: options.openWarmSlots,
+        onEvent: options.onEvent,
+        signal,
+      },
+    );
+}
