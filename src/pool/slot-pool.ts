@@ -3,7 +3,7 @@ import { AbortedError, ConfigError } from '../errors.js';
 import type { Placement, PlacementRequest, Scheduler } from '../schedulers/scheduler.js';
 import { AcquireTimeoutError, PlacementLostError, PoolClosedError, type PoolCounts, SlotReleasedError } from './errors.js';
 import { FifoQueue, FreeList } from './free-list.js';
-import { type Connect, type SandboxConnection, slotName } from './sandbox-connection.js';
+import { type Connect, type SandboxConnection, connectSandboxClient, slotName } from './sandbox-connection.js';
 import { Slot, type SlotLease } from './slot.js';
 
 const log = logger('pool');
@@ -12,8 +12,8 @@ export interface SlotPoolOptions {
   scheduler: Scheduler;
   /** What each placement runs (a function to vary it, e.g. a fresh signal). Slots per placement = `spec.slots`. */
   request: PlacementRequest | (() => PlacementRequest);
-  /** Opens a client to a placement's server. */
-  connect: Connect;
+  /** Opens a client to a placement's server. @default `connectSandboxClient` (a SandboxClient) */
+  connect?: Connect;
   /** Placements kept running even when idle. @default 1 */
   minPlacements?: number;
   /** Placements the pool may scale up to when acquires wait. @default 10 */
@@ -91,7 +91,7 @@ interface Waiter {
  * client, not drivers.
  *
  * @example
- * await using pool = new SlotPool({ scheduler, request, connect: (p) => new SandboxConnectionOf(p) });
+ * await using pool = new SlotPool({ scheduler, request: { driver: getDriver('process'), spec, ports: { mode: 'dynamic' } } });
  * await pool.start();
  * await using slot = await pool.acquire('traj-1');
  * const result = await slot.bash('echo hi');
@@ -129,7 +129,7 @@ export class SlotPool implements AsyncDisposable {
     this.#scheduler = options.scheduler;
     const request = options.request;
     this.#request = typeof request === 'function' ? request : () => request;
-    this.#connect = options.connect;
+    this.#connect = options.connect ?? connectSandboxClient;
     this.#min = options.minPlacements ?? 1;
     this.#max = options.maxPlacements ?? 10;
     if (!(Number.isInteger(this.#min) && this.#min >= 0)) {

@@ -1,4 +1,4 @@
-import type { ExecuteRequest, ExecuteResult, SandboxConnection } from './sandbox-connection.js';
+import type { ExecuteRequest, ExecuteResponse, SandboxConnection } from './sandbox-connection.js';
 
 /** Options of one call through a slot. */
 export interface SlotCallOptions {
@@ -60,28 +60,28 @@ export class Slot implements AsyncDisposable {
   }
 
   /** POST /execute of `tool` with `args` in this slot. */
-  execute(tool: string, args: Record<string, unknown>, options: SlotCallOptions = {}): Promise<ExecuteResult> {
+  execute(tool: string, args: Record<string, unknown>, options: SlotCallOptions = {}): Promise<ExecuteResponse> {
     const request = this.#request(tool, args, options.timeout, options.executionId);
     return this.#lease.call(`${tool} on ${this.name}`, (c, signal) => c.execute(request, { signal }), options.signal);
   }
 
   /** Runs `command` with bash in the slot's workspace. */
-  bash(command: string, options?: SlotCallOptions): Promise<ExecuteResult> {
+  bash(command: string, options?: SlotCallOptions): Promise<ExecuteResponse> {
     return this.execute('bash', { command }, options);
   }
 
   /** Reads a file (path relative to the workspace). */
-  readFile(path: string, options?: SlotCallOptions): Promise<ExecuteResult> {
+  readFile(path: string, options?: SlotCallOptions): Promise<ExecuteResponse> {
     return this.execute('read_file', { path }, options);
   }
 
   /** Writes a file (path relative to the workspace). */
-  writeFile(path: string, content: string, options?: SlotCallOptions): Promise<ExecuteResult> {
+  writeFile(path: string, content: string, options?: SlotCallOptions): Promise<ExecuteResponse> {
     return this.execute('write_file', { path, content }, options);
   }
 
   /** POST /batch of several calls in this slot (the server runs them in order, serialised per slot). */
-  batch(items: readonly SlotBatchItem[], options: { signal?: AbortSignal } = {}): Promise<ExecuteResult[]> {
+  batch(items: readonly SlotBatchItem[], options: { signal?: AbortSignal } = {}): Promise<ExecuteResponse[]> {
     const requests = items.map((i) => this.#request(i.tool, i.args, i.timeout, i.executionId));
     return this.#lease.call(`batch of ${items.length} on ${this.name}`, (c, signal) => c.batch(requests, { signal }), options.signal);
   }

@@ -1,6 +1,6 @@
 import type { Detection, DriverName } from '../drivers/driver.js';
 import type { Placement, PlacementExit, PlacementRequest, PlacementStatus, Scheduler } from '../schedulers/scheduler.js';
-import type { ExecuteRequest, ExecuteResult, SandboxConnection } from './sandbox-connection.js';
+import type { ExecuteRequest, ExecuteResponse, SandboxConnection } from './sandbox-connection.js';
 
 /**
  * In-memory stand-ins for a scheduler, its placements and their connections, so pool logic is
@@ -108,9 +108,9 @@ export class StandInConnection implements SandboxConnection {
     return { status: 'ok' };
   }
 
-  async execute(request: ExecuteRequest, options: { signal: AbortSignal }): Promise<ExecuteResult> {
+  async execute(request: ExecuteRequest, options: { signal: AbortSignal }): Promise<ExecuteResponse> {
     if (this.placement.dead) throw new Error(`connect ECONNREFUSED ${this.placement.url}`);
-    const command = String(request.args.command ?? '');
+    const command = String((request.args as Record<string, unknown>).command ?? '');
     if (command === 'hang') {
       await new Promise((_, reject) => {
         options.signal.addEventListener('abort', () => reject(options.signal.reason), { once: true });
@@ -119,7 +119,7 @@ export class StandInConnection implements SandboxConnection {
     return { success: true, output: `${this.placement.id}/${request.slot_id}: ${command}`, error: '', execution_id: request.execution_id ?? '', metadata: {} };
   }
 
-  async batch(requests: ExecuteRequest[], options: { signal: AbortSignal }): Promise<ExecuteResult[]> {
+  async batch(requests: ExecuteRequest[], options: { signal: AbortSignal }): Promise<ExecuteResponse[]> {
     return Promise.all(requests.map((r) => this.execute(r, options)));
   }
 

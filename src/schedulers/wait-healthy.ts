@@ -1,13 +1,13 @@
-import { request } from 'undici';
+import { SandboxClient } from '../client/sandbox-client.js';
 import { tail } from '../common/exec.js';
 import { logger } from '../common/logger.js';
-import { AbortedError, SandboxError, WaitTimeoutError } from '../errors.js';
+import { SandboxError, WaitTimeoutError } from '../errors.js';
 import type { Placement, PlacementExit } from './scheduler.js';
 
 const log = logger('wait');
 
 /** What `waitForHealthy` needs of a placement: any scheduler's placement fits. */
-export type HealthWaitTarget = Pick<Placement, 'id' | 'url' | 'exited' | 'logs'>;
+export type HealthWaitTarget = Pick<Placement, 'id' | 'url' | 'exited' | 'logs'> & { readonly token?: string };
 
 /**
  * Resolves once the sandbox answers GET /health OK; rejects with a `WaitTimeoutError` after
@@ -35,7 +35,7 @@ export interface WaitForHealthyOptions {
   signal?: AbortSignal;
   /** @default 120_000 (Atropos waits 120 s for healthy allocations) */
   timeoutMs?: number;
-  /** How the health is probed. @default GET `${url}/health` every 100 ms (`pollHealth`) */
+  /** How the health is probed. @default `sandboxClientProbe(target)`: SandboxClient.waitUntilHealthy */
   probe?: HealthProbe;
   /** Lines of stderr quoted when the sandbox exits first or the wait times out. @default 20 */
   tailLines?: number;
@@ -49,7 +49,7 @@ export interface WaitForHealthyOptions {
 export async function waitForHealthy(target: HealthWaitTarget, options: WaitForHealthyOptions = {}): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const tailLines = options.tailLines ?? 20;
-  const probe = options.probe ?? ((o) => pollHealth(target.url, o));
+  const probe = options.probe ?? sandboxClientProbe(target);
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   const stderrTail = async () => {
@@ -81,38 +81,14 @@ export async function waitForHealthy(target: HealthWaitTarget, options: WaitForH
   }
 }
 
-/**
- * Polls GET `${url}/health` until it answers 200 with `status: "ok"`-like JSON (any 200 counts).
- * Each probe has its own short timeout; the timeout error quotes the last observation.
- */
-export async function pollHealth(
-  url: string,
-  options: { signal?: AbortSignal; timeoutMs?: number; intervalMs?: number } = {},
-): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 120_000;
-  const intervalMs = options.intervalMs ?? 100;
-  const deadline = Date.now() + timeoutMs;
-  const target = `${url}/health`;
-  let last: string | undefined;
-  let attempt = 0;
-  for (;;) {
-    if (options.signal?.aborted) throw new AbortedError(`Waiting for ${target}`, { cause: options.signal.reason });
-    attempt++;
+/** The default probe: `SandboxClient.waitUntilHealthy` (adaptive polling of GET /health), its pool closed after. */
+export function sandboxClientProbe(target: Pick<Placement, 'url' | 'token'>): HealthProbe {
+  return async ({ signal, timeoutMs }) => {
+    const client = new SandboxClient(target.url, target.token === undefined ? {} : { token: target.token });
     try {
-      const probeSignal = AbortSignal.timeout(Math.max(1, Math.min(2_000, deadline - Date.now())));
-      const response = await request(target, {
-        signal: options.signal ? AbortSignal.any([options.signal, probeSignal]) : probeSignal,
-      });
-      const body = await response.body.text();
-      if (response.statusCode === 200) return;
-      last = `${response.statusCode} ${body.slice(0, 200)}`;
-    } catch (error) {
-      if (options.signal?.aborted) throw new AbortedError(`Waiting for ${target}`, { cause: options.signal.reason });
-      last = (error as Error).message;
+      await client.waitUntilHealthy({ signal, timeoutMs });
+    } finally {
+      await client.close();
     }
-    if (Date.now() + intervalMs > deadline) {
-      throw new WaitTimeoutError(`${target} to answer 200`, timeoutMs, `${last}, attempt ${attempt}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  };
 }
