@@ -114,4 +114,6 @@ export interface RunReport {
   legs: LegResult[];
   benchmarks: StartupSeries[];
   summary: { legs: Record<LegState, number>; checks: Record<CheckState, number>; verdict: 'pass' | 'fail' };
+  /** The run was cancelled (Ctrl-C, signal): legs after the cancelled one are missing. Additive. */
+  aborted?: boolean;
 }

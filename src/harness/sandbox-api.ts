@@ -39,7 +39,11 @@ export interface SandboxHealth {
 export interface BashOutcome {
   /** The server's `success`. */
   success: boolean;
+  /** The server's `output` as sent: stdout, then `\n[stderr]\n` and stderr, trimmed (Atropos format). */
+  output: string;
+  /** stdout, taken from `output`. When only stderr was printed the wire cannot tell them apart: it lands here. */
   stdout: string;
+  /** stderr, taken from `output` after the `[stderr]` marker. */
   stderr: string;
   /** null when the command was killed (timeout) or the server did not say. */
   exitCode: number | null;

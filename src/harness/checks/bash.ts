@@ -25,12 +25,12 @@ export const bashCheck = defineCheck({
     const streams = await client.bash(0, 'printf "to-stdout\\n"; printf "to-stderr\\n" >&2; exit 3', { signal });
     ensure(streams.exitCode === 3, NAME, `exit 3 came back as exit code ${streams.exitCode}`, streams.raw);
     ensure(!streams.success, NAME, 'a command exiting 3 was reported as success', streams.raw);
-    ensure(streams.stdout === 'to-stdout\n', NAME, `stdout was ${quote(streams.stdout)}, expected "to-stdout\\n"`, streams.raw);
-    ensure(streams.stderr.includes('to-stderr'), NAME, `stderr ${quote(streams.stderr)} lacks "to-stderr"`, streams.raw);
+    ensure(streams.stdout === 'to-stdout', NAME, `stdout was ${quote(streams.stdout)}, expected "to-stdout"`, streams.raw);
+    ensure(streams.stderr === 'to-stderr', NAME, `stderr was ${quote(streams.stderr)}, expected "to-stderr"`, streams.raw);
     ensure(!streams.stdout.includes('to-stderr'), NAME, 'stderr leaked into stdout', streams.raw);
 
     const ok = await client.bash(0, 'echo "$((6 * 7))"', { signal });
-    ensure(ok.success && ok.exitCode === 0 && ok.stdout === '42\n', NAME, `echo $((6*7)) gave ${quote(ok)}`, ok.raw);
+    ensure(ok.success && ok.exitCode === 0 && ok.stdout === '42', NAME, `echo $((6*7)) gave ${quote(ok)}`, ok.raw);
 
     const marker = `.hpcsb-timeout-${process.pid}-${Date.now()}`;
     const killed = await client.bash(0, `sleep ${sleepSec}; echo late > ${marker}`, { timeoutSec, signal });

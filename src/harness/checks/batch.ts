@@ -17,7 +17,7 @@ export const batchCheck = defineCheck({
     const answers = await client.batch(calls, { signal });
     ensure(answers.length === calls.length, NAME, `${calls.length} calls gave ${answers.length} answers`, answers);
     answers.forEach((answer, slot) => {
-      const expected = `slot ${slot} says ${slot * 11}\n`;
+      const expected = `slot ${slot} says ${slot * 11}`;
       ensure(answer.exitCode === 0 && answer.stdout === expected, NAME, `answer ${slot} is ${quote(answer.stdout)}, expected ${quote(expected)}`, answer.raw);
     });
 
