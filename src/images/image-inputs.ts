@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { which } from '../common/which.js';
+import { SandboxError } from '../errors.js';
+import { DEFAULT_PATH } from '../drivers/sandbox-env.js';
+import { sharedLibraries } from './host-files.js';
+
+/** Bump when the layout of the built images changes, so every cache entry is rebuilt. */
+export const IMAGE_LAYOUT_VERSION = 1;
+
+/** Programs without which the image is useless: the server runs on node and spawns sh. */
+export const REQUIRED_PROGRAMS = ['sh'] as const;
+
+/**
+ * Programs copied when the host has them: bash (the server prefers it), bwrap (slot isolation) and
+ * a few basic tools that bash checks and agents reach for.
+ */
+export const OPTIONAL_PROGRAMS = [
+  'bash', 'bwrap',
+  'ls', 'cat', 'mkdir', 'rm', 'env', 'cp', 'mv', 'touch', 'ln', 'chmod', 'readlink', 'pwd', 'echo', 'printf',
+  'true', 'false', 'sleep', 'id', 'uname', 'basename', 'dirname', 'head', 'tail', 'wc', 'sort', 'tr', 'cut',
+  'tee', 'grep', 'sed', 'find', 'xargs', 'timeout', 'kill',
+] as const;
+
+/** Paths scripts name literally (`#!/bin/sh`, `#!/usr/bin/env bash`): copied at that very path when the host has them. */
+export const WELL_KNOWN_PATHS = ['/bin/sh', '/bin/bash', '/usr/bin/env'] as const;
+
+/** Where the node binary goes in the image, wherever it lives on the host. */
+export const IMAGE_NODE_PATH = '/usr/bin/node';
+
+/** Small files written into the image (not copied from the host). */
+export const GENERATED_FILES: Record<string, string> = {
+  '/etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  '/etc/group': 'root:x:0:\nnogroup:x:65534:\n',
+  '/etc/nsswitch.conf': 'passwd: files\ngroup: files\nhosts: files dns\n',
+  '/etc/hosts': '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n',
+  '/etc/resolv.conf': '',
+};
+
+/** Empty directories of the image with their modes (mount points, data dir, scratch). */
+export const IMAGE_DIRECTORIES: Record<string, number> = {
+  '/data': 0o755,
+  '/tmp': 0o1777,
+  '/var/tmp': 0o1777,
+  '/dev': 0o755,
+  '/proc': 0o555,
+  '/sys': 0o555,
+  '/run': 0o755,
+  '/workspace': 0o755,
+  '/mnt': 0o755,
+  '/home': 0o755,
+  '/root': 0o700,
+};
+
+/** Everything an image is made of, and the content hash that names it. */
+export interface ImageInputs {
+  /** First 16 hex digits of the SHA-256 over every input: the cache key and the Docker tag. */
+  hash: string;
+  bundlePath: string;
+  /** The host node binary (real path), copied to /usr/bin/node. */
+  nodePath: string;
+  /** Host programs copied at their host path, by name. */
+  programs: Record<string, string>;
+  /** Optional programs this host lacks. */
+  missing: string[];
+  /** The `WELL_KNOWN_PATHS` this host has. */
+  wellKnownPaths: string[];
+  /** Every host library the programs need (and the dynamic loader). */
+  libraries: string[];
+}
+
+export interface CollectOptions {
+  bundlePath: string;
+  /** The node binary to copy. @default process.execPath */
+  nodePath?: string;
+  /** Where programs are looked up. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+}
+
+/**
+ * Finds the host files the image is built from and hashes them: the bundle by content, host
+ * binaries and libraries by path, size and modification time (hashing ~100 MB of node on every
+ * call would cost more than the build it saves), plus the generated files and the layout version.
+ */
+export async function collectImageInputs(options: CollectOptions): Promise<ImageInputs> {
+  const searchEnv = { PATH: [options.env?.PATH ?? process.env.PATH, DEFAULT_PATH].filter(Boolean).join(':') };
+  const nodePath = await realpath(options.nodePath ?? process.execPath);
+  const programs: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const name of [...REQUIRED_PROGRAMS, ...OPTIONAL_PROGRAMS]) {
+    const found = await which(name, searchEnv);
+    if (found) programs[name] = found;
+    else if ((REQUIRED_PROGRAMS as readonly string[]).includes(name)) {
+      throw new SandboxError('HPCSB_IMAGE_BUILD', `Cannot build the sandbox image: \`${name}\` is not on PATH (${searchEnv.PATH})`);
+    } else missing.push(name);
+  }
+  const wellKnownPaths: string[] = [];
+  for (const path of WELL_KNOWN_PATHS) if (await which(path)) wellKnownPaths.push(path);
+  const binaries = [nodePath, ...Object.values(programs)];
+  const libraryLists = await Promise.all(binaries.map((b) => sharedLibraries(b, { signal: options.signal })));
+  const libraries = [...new Set(libraryLists.flat())].sort();
+
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ layout: IMAGE_LAYOUT_VERSION, GENERATED_FILES, IMAGE_DIRECTORIES, programs, missing, wellKnownPaths }));
+  hash.update(await readFile(options.bundlePath).catch((error: unknown) => {
+    throw new SandboxError('HPCSB_IMAGE_BUILD', `Cannot build the sandbox image: cannot read the server bundle ${options.bundlePath}`, { cause: error });
+  }));
+  for (const file of [...binaries, ...libraries]) {
+    const info = await stat(file);
+    hash.update(`${file}\0${await realpath(file)}\0${info.size}\0${info.mtimeMs}\n`);
+  }
+  return { hash: hash.digest('hex').slice(0, 16), bundlePath: options.bundlePath, nodePath, programs, missing, wellKnownPaths, libraries };
+}
