@@ -180,9 +180,9 @@ export class SandboxClient implements AsyncDisposable {
     for (;;) {
       if (signal?.aborted) throw new AbortedError(`waiting for ${this.baseUrl}/health`, { cause: signal.reason });
       attempt++;
-      const remaining = deadline - performance.now();
+      const probeMs = Math.max(1, Math.ceil(Math.min(probeTimeoutMs, deadline - performance.now())));
       try {
-        const health = await this.health({ signal: AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(probeTimeoutMs, remaining))), ...(signal ? [signal] : [])]) });
+        const health = (await this.#call('GET', '/health', undefined, { signal }, HealthResponseSchema, probeMs)) as HealthResponse;
         if (health.status === 'ok') {
           log('%s healthy after %d probes', this.baseUrl, attempt);
           return health;
@@ -190,7 +190,11 @@ export class SandboxClient implements AsyncDisposable {
         last = `status ${JSON.stringify(health.status)}, attempt ${attempt}`;
       } catch (error) {
         if (signal?.aborted) throw new AbortedError(`waiting for ${this.baseUrl}/health`, { cause: signal.reason });
-        last = `${error instanceof SandboxHttpError && error.statusCode !== 0 ? `HTTP ${error.statusCode}: ${describeBody(error.body)}` : (error as Error).message}, attempt ${attempt}`;
+        const cutByDeadline = probeMs < probeTimeoutMs && error instanceof SandboxHttpError && error.statusCode === 0 && /no answer within/.test(error.message);
+        // A last probe cut short by the overall deadline says less than the observation before it.
+        if (!(cutByDeadline && last)) {
+          last = `${error instanceof SandboxHttpError && error.statusCode !== 0 ? `HTTP ${error.statusCode}: ${describeBody(error.body)}` : (error as Error).message}, attempt ${attempt}`;
+        }
       }
       const left = deadline - performance.now();
       if (left <= 0) throw new WaitTimeoutError(`${this.baseUrl}/health`, timeoutMs, last);
@@ -223,7 +227,7 @@ export class SandboxClient implements AsyncDisposable {
   }
 
   async #call(method: 'GET' | 'POST', path: string, body: unknown, options: CallOptions, schema?: z.ZodType, timeoutMs = this.#requestTimeoutMs): Promise<unknown> {
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(Math.ceil(timeoutMs));
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const where = `${method} ${this.baseUrl}${path}`;
     let statusCode: number;

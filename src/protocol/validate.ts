@@ -15,6 +15,7 @@ import type {
 export type Validated<T> = { ok: true; value: T } | { ok: false; error: string };
 
 function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'string') return `\`${value.length > 40 ? value.slice(0, 40) + '…' : value}\` (string)`;
