@@ -21,6 +21,10 @@ export function now(): number {
 
 /** What runs a placement on this machine: a process group or a container. */
 export interface LocalTask {
+  /** Process group of an exec plan (its leader's pid). */
+  readonly processGroup?: number;
+  /** Container id of a container plan. */
+  readonly containerId?: string;
   /** Settles when the task has ended. Never rejects. */
   readonly exited: Promise<PlacementExit>;
   /** Whether anything of the task still runs. */
@@ -63,6 +67,10 @@ export class LocalPlacement implements Placement {
   readonly timestamps: PlacementTimestamps;
   readonly events: PlacementEvent[];
   readonly exited: Promise<PlacementExit>;
+  /** Process group of an exec plan: `kill -- -<processGroup>` reaches every process of the sandbox. */
+  readonly processGroup?: number;
+  /** Docker container id of a container plan. */
+  readonly containerId?: string;
   readonly #alloc: AllocDir;
   readonly #task: LocalTask;
   readonly #init: LocalPlacementInit;
@@ -83,6 +91,8 @@ export class LocalPlacement implements Placement {
     this.timestamps = init.timestamps;
     this.events = init.events;
     this.#task = init.task;
+    if (init.task.processGroup !== undefined) this.processGroup = init.task.processGroup;
+    if (init.task.containerId !== undefined) this.containerId = init.task.containerId;
     this.exited = init.task.exited.then((exit) => {
       this.#exit = this.#stopping ? { ...exit, reason: `stopped (${exit.reason})` } : exit;
       this.#event('exited', this.#exit.reason);

@@ -286,6 +286,7 @@ function nomadEnvironment(ctx: PlaceContext, values: PlaceholderValues, dialHost
 
 function processTask(proc: RunningProcess, graceMs: number): LocalTask {
   return {
+    processGroup: proc.pgid,
     exited: proc.exited.then((e) => ({ exitCode: e.exitCode, signal: e.signal, reason: e.reason })),
     isAlive: () => proc.isAlive(),
     stop: async () => {
@@ -297,6 +298,7 @@ function processTask(proc: RunningProcess, graceMs: number): LocalTask {
 
 function containerTask(container: RunningContainer, image: string, graceMs: number): LocalTask {
   return {
+    containerId: container.id,
     exited: container.exited.then((e): PlacementExit => ({ exitCode: e.exitCode, reason: e.reason })),
     isAlive: () => container.exit === undefined,
     stop: async () => {
