@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWith } from '../../../test/gate.js';
+import { projectRoot } from '../../common/paths.js';
+import { processGroupMembers } from './process-runner.js';
+
+const exists = (path: string) => access(path).then(() => true, () => false);
+
+describeWith([], 'local scheduler exit hook', () => {
+  let dir: string;
+  let script: string;
+
+  beforeAll(async () => {
+    // Bundled under node_modules so the child resolves packages like the library does.
+    const cache = join(projectRoot(), 'node_modules', '.cache');
+    await mkdir(cache, { recursive: true });
+    dir = await mkdtemp(join(cache, 'hpc-sandbox-exit-hook-'));
+    script = join(dir, 'place-and-wait.mjs');
+    await build({
+      entryPoints: [join(projectRoot(), 'src/schedulers/local/fixtures/place-and-wait.ts')],
+      outfile: script,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      logLevel: 'warning',
+    });
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`stops every placement when the parent gets ${signal}`, async () => {
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('exit', (code, sig) => resolve({ code, signal: sig })),
+      );
+      try {
+        const line = await new Promise<string>((resolve, reject) => {
+          let out = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+            if (out.includes('\n')) resolve(out.split('\n')[0]!);
+          });
+          void exited.then(() => reject(new Error(`child exited early: ${stderr}`)));
+        });
+        const where = JSON.parse(line) as { processGroup: number; allocDir: string; baseDir: string };
+        expect(processGroupMembers(where.processGroup).length).toBeGreaterThan(0);
+        expect(await exists(where.allocDir)).toBe(true);
+
+        child.kill(signal);
+        // The hook stops the placements, then re-raises the signal: the parent dies of it.
+        expect(await exited).toEqual({ code: null, signal });
+        expect(processGroupMembers(where.processGroup)).toEqual([]);
+        expect(await exists(where.allocDir)).toBe(false);
+        expect(await exists(where.baseDir)).toBe(false);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+  }
+});
