@@ -15,6 +15,9 @@ import { NOMAD_DOUBLE_VERSION } from './scheduler.js';
 
 const log = logger('scheduler:nomad:agent');
 
+/** How long a ready node may take to report the leg's driver healthy before Nomad's reason is final. */
+const DRIVER_GRACE_MS = 3_000;
+
 /** Nomad task driver that runs a hpc-sandbox driver's plan. */
 export type NomadTaskDriver = 'docker' | 'raw_exec';
 
@@ -209,7 +212,8 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver, 
   let readySince: number | undefined;
   for (;;) {
     await check();
-    const waitSeconds = Math.max(1, Math.min(10, Math.ceil((deadline - Date.now()) / 1000)));
+    const graceLeftMs = readySince === undefined ? Infinity : readySince + DRIVER_GRACE_MS - Date.now();
+    const waitSeconds = Math.max(1, Math.min(10, Math.ceil(Math.min(deadline - Date.now(), graceLeftMs) / 1000)));
     let nodes: NomadNodeStub[] = [];
     try {
       const answer = await client.nodes({ index: index || undefined, waitSeconds, signal });
@@ -230,7 +234,7 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver, 
     last = `driver ${taskDriver} on node ${node.Name}: detected=${info?.Detected ?? false}, healthy=${info?.Healthy ?? false}, "${info?.HealthDescription ?? 'not fingerprinted'}"`;
     // Fingerprints run before registration; give a late change a few seconds, then report Nomad's reason.
     readySince ??= Date.now();
-    if (Date.now() - readySince > 5_000) {
+    if (Date.now() - readySince >= DRIVER_GRACE_MS) {
       throw new UnavailableError(
         `nomad ${taskDriver} driver`,
         `the agent at ${agent.address} reports ${last}` +

@@ -71,6 +71,11 @@ describe('buildJob', () => {
     const config = group.Tasks[0].Config;
     expect(config).toMatchObject({ image: 'hpc-sandbox/sandbox:local', force_pull: false, ports: ['http'], volumes: ['../alloc/data:/data'] });
     expect(group.Tasks[0].Env.SELF_URL).toBe('http://0.0.0.0:${NOMAD_PORT_http}');
+    // The docker CLI's systempaths=unconfined cannot pass through Nomad; privileged is opt-in.
+    expect(config.security_opt).toEqual(['seccomp=unconfined']);
+    expect(config.privileged).toBeUndefined();
+    const privileged = buildJob({ jobId: 'j', plan: await planFor('docker'), ports: { mode: 'dynamic' }, dockerPrivileged: true });
+    expect((privileged.TaskGroups[0] as any).Tasks[0].Config.privileged).toBe(true);
   });
 
   it('refuses a `latest` (or untagged) docker image: Nomad would try to pull it', async () => {

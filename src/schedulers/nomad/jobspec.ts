@@ -29,6 +29,12 @@ export interface JobSpecOptions {
   cpuMHz?: number;
   /** @default 512 (as Atropos) */
   memoryMB?: number;
+  /**
+   * docker: run the container `privileged` (Nomad's only way to unmask /proc paths, which bwrap
+   * inside the sandbox needs; `systempaths=unconfined` cannot pass through Nomad). Needs
+   * `allow_privileged = true` on the agent. @default false
+   */
+  dockerPrivileged?: boolean;
   /** Extra job meta (the scheduler adds the driver and session). */
   meta?: Record<string, string>;
 }
@@ -54,7 +60,7 @@ export interface JobSpecOptions {
  */
 export function buildJob(options: JobSpecOptions): NomadJob {
   const { plan, ports } = options;
-  const task = plan.kind === 'exec' ? rawExecTask(plan) : dockerTask(plan);
+  const task = plan.kind === 'exec' ? rawExecTask(plan) : dockerTask(plan, options.dockerPrivileged ?? false);
   const containerPort = plan.kind === 'container' ? plan.containerPort : undefined;
   const network =
     ports.mode === 'static'
@@ -125,7 +131,7 @@ function rawExecTask(plan: ExecLaunchPlan): Record<string, unknown> {
   };
 }
 
-function dockerTask(plan: ContainerLaunchPlan): Record<string, unknown> {
+function dockerTask(plan: ContainerLaunchPlan, privileged: boolean): Record<string, unknown> {
   const tag = imageTag(plan.image);
   if (tag === 'latest') {
     throw new ConfigError(
@@ -141,6 +147,12 @@ function dockerTask(plan: ContainerLaunchPlan): Record<string, unknown> {
     const source = escapeForNomad(bind.source).replaceAll(PLACEHOLDERS.dataDir, '../alloc/data');
     return `${source}:${bind.target}${bind.readOnly ? ':ro' : ''}`;
   });
+  // `systempaths=unconfined` is a docker CLI option (empty MaskedPaths/ReadonlyPaths): the Engine
+  // API rejects it in SecurityOpt and Nomad's docker driver cannot express it. Only `privileged`
+  // unmasks those paths (bwrap inside needs them); it is opt-in (`dockerPrivileged`) and needs
+  // `allow_privileged = true` on the agent (hcl/nomad-docker.hcl).
+  const unmaskSystemPaths = privileged;
+  const securityOpts = plan.securityOpts.filter((opt) => opt !== 'systempaths=unconfined');
   const config: Record<string, unknown> = {
     image: escapeForNomad(plan.image),
     force_pull: false,
@@ -148,7 +160,8 @@ function dockerTask(plan: ContainerLaunchPlan): Record<string, unknown> {
     entrypoint: [entrypoint],
     ...(args.length > 0 ? { args } : {}),
     ...(volumes.length > 0 ? { volumes } : {}),
-    ...(plan.securityOpts.length > 0 ? { security_opt: plan.securityOpts.map(escapeForNomad) } : {}),
+    ...(securityOpts.length > 0 ? { security_opt: securityOpts.map(escapeForNomad) } : {}),
+    ...(unmaskSystemPaths ? { privileged: true } : {}),
     ...(Object.keys(plan.labels).length > 0 ? { labels: mapValues(plan.labels, escapeForNomad) } : {}),
   };
   const env = mapValues(plan.env, (value) => renderTaskEnv(value, values));

@@ -22,6 +22,8 @@ export interface NomadSchedulerOptions extends Omit<NomadClientOptions, 'dispatc
   cpuMHz?: number;
   /** Memory per sandbox. @default 512 */
   memoryMB?: number;
+  /** docker: run sandboxes `privileged` so bwrap works inside (see JobSpecOptions). @default false */
+  dockerPrivileged?: boolean;
   /** Longest wait from register to an allocation with a port. @default 120_000 */
   placeTimeoutMs?: number;
   /** Use this client (not closed by the scheduler) instead of building one. */
@@ -94,6 +96,7 @@ export class NomadScheduler implements Scheduler {
       region: this.#options.region,
       cpuMHz: this.#options.cpuMHz,
       memoryMB: this.#options.memoryMB,
+      dockerPrivileged: this.#options.dockerPrivileged,
       meta: { hpc_sandbox_session: this.#session },
     });
     await this.#validate(job, request.signal);
