@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { access, mkdir, readdir, readlink, rename, rm, stat, symlink, utimes } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { execOrThrow } from '../common/exec.js';
 import { logger } from '../common/logger.js';
@@ -83,9 +83,46 @@ export async function ensureImage(format: ImageFormat, options: EnsureImageOptio
     } else {
       await pointLink(defaultRef, ref);
     }
+    const now = new Date();
+    await utimes(entry, now, now).catch(() => undefined);
+    if (!cached) await pruneCache(root, inputs.hash, format === 'docker' ? new DockerEngine(dockerEndpoint(env)) : undefined, options.signal);
     progress('done', `${cached ? 'cached' : 'built'} ${ref} (default ${defaultRef})`);
     return { format, ref, defaultRef, hash: inputs.hash, cached };
   }, { signal: options.signal });
+}
+
+/** Builds kept in the cache (the most recently used content hashes); older ones go after each build. */
+export const KEEP_BUILDS = 3;
+
+/**
+ * Removes cache entries (and Docker tags) of all but the `KEEP_BUILDS` most recently used hashes.
+ * Recent ones stay because running sandboxes may still use them; an entry being built (locked)
+ * and a Docker image a container uses are never removed.
+ */
+async function pruneCache(root: string, current: string, engine: DockerEngine | undefined, signal?: AbortSignal): Promise<void> {
+  const entries = await readdir(root, { withFileTypes: true });
+  const hashes = entries.filter((d) => d.isDirectory() && /^[0-9a-f]{16}$/.test(d.name)).map((d) => d.name);
+  const used = await Promise.all(hashes.map(async (hash) => ({ hash, time: (await stat(join(root, hash))).mtimeMs })));
+  used.sort((a, b) => b.time - a.time);
+  const keep = new Set([current, ...used.slice(0, KEEP_BUILDS).map((u) => u.hash)]);
+  // What a default link points at stays: drivers run it when the spec names no image.
+  for (const format of ['squashfs', 'dir', 'sif'] as const) {
+    const target = await readlink(defaultImageRef(format, join(root, '..'))).catch(() => '');
+    keep.add(target.split('/')[0]!);
+  }
+  for (const { hash } of used) {
+    if (keep.has(hash) || (await exists(join(root, `${hash}.lock`)))) continue;
+    log('pruning cache entry %s', hash);
+    await rm(join(root, hash), { recursive: true, force: true });
+  }
+  if (!engine) return;
+  for (const tag of await engine.listImageTags(DOCKER_IMAGE_REPOSITORY, { signal })) {
+    const hash = tag.slice(DOCKER_IMAGE_REPOSITORY.length + 1);
+    if (/^[0-9a-f]{16}$/.test(hash) && !keep.has(hash)) {
+      log('pruning docker image %s', tag);
+      await engine.removeImage(tag, { signal });
+    }
+  }
 }
 
 /** The tool a format needs: the Docker Engine, mksquashfs, apptainer/singularity; none for dir. */

@@ -98,7 +98,11 @@ export async function collectImageInputs(options: CollectOptions): Promise<Image
   const wellKnownPaths: string[] = [];
   for (const path of WELL_KNOWN_PATHS) if (await which(path)) wellKnownPaths.push(path);
   const binaries = [nodePath, ...Object.values(programs)];
-  const libraryLists = await Promise.all(binaries.map((b) => sharedLibraries(b, { signal: options.signal })));
+  const libraryLists: string[][] = [];
+  // A few ldd at a time: dozens at once only compete for the same two cores.
+  for (let i = 0; i < binaries.length; i += 6) {
+    libraryLists.push(...(await Promise.all(binaries.slice(i, i + 6).map((b) => sharedLibraries(b, { signal: options.signal })))));
+  }
   const libraries = [...new Set(libraryLists.flat())].sort();
 
   const hash = createHash('sha256');

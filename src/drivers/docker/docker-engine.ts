@@ -99,9 +99,21 @@ export class DockerEngine {
     await this.#send({ method: 'POST', path: `/images/${imagePath(source)}/tag`, query: [['repo', repo], ['tag', tag]], signal: options.signal, okStatuses: [200, 201] });
   }
 
-  /** Removes a tag (and the image when it was the last one). A missing image is not an error. */
-  async removeImage(ref: string, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#send({ method: 'DELETE', path: `/images/${imagePath(ref)}`, signal: options.signal, okStatuses: [200, 404] });
+  /** Tags (`repo:tag`) of the local images whose repository is `repository`. */
+  async listImageTags(repository: string, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const filters = JSON.stringify({ reference: [repository] });
+    const r = await this.#send({ method: 'GET', path: '/images/json', query: [['filters', filters]], signal: options.signal });
+    const images = JSON.parse(r.body) as Array<{ RepoTags?: string[] | null }>;
+    return images.flatMap((image) => image.RepoTags ?? []).filter((tag) => tag.startsWith(`${repository}:`));
+  }
+
+  /**
+   * Removes a tag (and the image when it was the last one). A missing image is not an error; an
+   * image a container still uses is kept (409) and reported as `false`.
+   */
+  async removeImage(ref: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const r = await this.#send({ method: 'DELETE', path: `/images/${imagePath(ref)}`, signal: options.signal, okStatuses: [200, 404, 409] });
+    return r.status !== 409;
   }
 
   #send(req: EngineRequest & { okStatuses?: number[] }): Promise<{ status: number; body: string }> {
