@@ -10,20 +10,20 @@ function capture(isTTY: boolean) {
   return { stream, text: () => out };
 }
 
-const leg = { scheduler: 'local', driver: 'process' } as const;
+const leg = { scheduler: 'local', driver: 'process', name: 'local x process' } as const;
 
 describe('ProgressReporter', () => {
   it('writes plain timestamped lines without escapes when not on a terminal', () => {
     const { stream, text } = capture(false);
     let t = 0;
     const progress = new ProgressReporter({ stream, env: {}, now: () => t });
-    progress.handle({ type: 'run:start', suite: { name: 'readiness' }, legs: [leg] });
+    progress.handle({ type: 'run:start', suite: { name: 'readiness', path: 'suites/readiness.yaml' }, legs: [leg] });
     progress.handle({ type: 'leg:start', leg });
     t = 1_500;
     progress.handle({ type: 'check:start', leg, check: 'bash' });
     progress.handle({ type: 'check:end', leg, result: { check: 'bash', state: 'failed', durationMs: 20, error: { message: 'exit 1\nmore' } } });
-    progress.handle({ type: 'leg:skip', leg: { scheduler: 'nomad', driver: 'docker' }, reason: 'nomad: not on PATH' });
-    progress.handle({ type: 'run:end' });
+    progress.handle({ type: 'leg:skip', leg: { scheduler: 'nomad', driver: 'docker', name: 'nomad x docker' }, reason: 'nomad: not on PATH' });
+    progress.close();
     expect(text()).not.toMatch(/\u001b/);
     expect(text().split('\n')).toEqual([
       '[0.0s] readiness: 1 legs',

@@ -1,25 +1,12 @@
 import type { Writable } from 'node:stream';
 import type { BenchEvent } from '../bench/startup-series.js';
 import type { WarmupEvent } from '../bench/benchmark-leg.js';
-import type { CheckResult, LegId, LegResult, RunReport } from '../results.js';
+import type { RunEvent } from '../events.js';
 import { legName } from '../results.js';
 import { colorEnabled, formatMs, formatPercent, type Painter, painter } from './format.js';
 
-/**
- * The events the matrix runner and the startup benchmark emit, as far as progress needs them.
- * Structural on purpose: the reporter reads only these fields, so runner-side additions do not
- * break it.
- */
-export type ProgressEvent =
-  | { type: 'run:start'; suite: { name: string }; legs?: readonly unknown[] }
-  | { type: 'leg:start'; leg: LegId }
-  | { type: 'leg:skip'; leg: LegId; reason: string }
-  | { type: 'check:start'; leg: LegId; check: string }
-  | { type: 'check:end'; leg: LegId; result: CheckResult }
-  | { type: 'leg:end'; result: LegResult }
-  | { type: 'run:end'; report?: RunReport }
-  | BenchEvent
-  | WarmupEvent;
+/** What progress shows: the matrix runner's events and the startup benchmark's. */
+export type ProgressEvent = RunEvent | BenchEvent | WarmupEvent;
 
 export interface ProgressOptions {
   /** Where progress goes: stdout normally, stderr when stdout carries `--json`. */

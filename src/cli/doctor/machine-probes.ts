@@ -1,0 +1,132 @@
+import { access, constants, readFile, stat } from 'node:fs/promises';
+import { release } from 'node:os';
+import { exec } from '../../common/exec.js';
+import { which } from '../../common/which.js';
+import type { DoctorRow } from './doctor-row.js';
+
+/** Probes never take long: a hung tool must not hang `doctor`. */
+const PROBE_TIMEOUT_MS = 10_000;
+
+async function readTrimmed(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Unprivileged user namespaces (hpc-runtimes 5.1): `max_user_namespaces` must be above 0, the
+ * Debian/Ubuntu knobs must not forbid them, and `unshare -U true` must work as this user.
+ */
+export async function probeUserNamespaces(): Promise<DoctorRow> {
+  const max = await readTrimmed('/proc/sys/user/max_user_namespaces');
+  const clone = await readTrimmed('/proc/sys/kernel/unprivileged_userns_clone');
+  const apparmor = await readTrimmed('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
+  const details: Record<string, string> = { max_user_namespaces: max ?? 'absent' };
+  if (clone !== undefined) details.unprivileged_userns_clone = clone;
+  if (apparmor !== undefined) details.apparmor_restrict_unprivileged_userns = apparmor;
+  const unshare = (await which('unshare')) ? await exec('unshare', ['-U', 'true'], { timeoutMs: PROBE_TIMEOUT_MS }) : undefined;
+  details['unshare -U true'] = unshare === undefined ? 'unshare not on PATH' : unshare.exitCode === 0 ? 'ok' : unshare.stderr.trim() || `exit ${unshare.exitCode}`;
+  const blocked =
+    max === '0' ? 'max_user_namespaces is 0' : clone === '0' ? 'kernel.unprivileged_userns_clone is 0' : apparmor === '1' ? 'AppArmor restricts unprivileged user namespaces' : undefined;
+  if (unshare?.exitCode === 0) {
+    return { area: 'kernel', name: 'user namespaces', status: blocked ? 'warn' : 'ok', summary: `unshare -U ok; max ${max ?? '?'}${blocked ? ` (${blocked})` : ''}`, details };
+  }
+  return {
+    area: 'kernel',
+    name: 'user namespaces',
+    status: 'missing',
+    summary: blocked ?? `unshare -U failed: ${details['unshare -U true']}`,
+    details,
+  };
+}
+
+/** `/dev/fuse` must exist and be 0666 for squashfuse, fuse-overlayfs and ch-run on SquashFS as a user. */
+export async function probeDevFuse(): Promise<DoctorRow> {
+  try {
+    const info = await stat('/dev/fuse');
+    const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+    const details = { mode, owner: `${info.uid}:${info.gid}` };
+    return (info.mode & 0o666) === 0o666
+      ? { area: 'kernel', name: '/dev/fuse', status: 'ok', summary: `mode ${mode}`, details }
+      : { area: 'kernel', name: '/dev/fuse', status: 'warn', summary: `mode ${mode}: unprivileged SquashFS/FUSE mounts fail (need 0666)`, details };
+  } catch (error) {
+    return { area: 'kernel', name: '/dev/fuse', status: 'missing', summary: `absent: ${(error as NodeJS.ErrnoException).code ?? String(error)} (modprobe fuse)` };
+  }
+}
+
+/** Kernel release and the filesystems images need (squashfs, overlay, fuse). */
+export async function probeKernel(): Promise<DoctorRow> {
+  const filesystems = (await readTrimmed('/proc/filesystems')) ?? '';
+  const have = (fs: string) => new RegExp(`\\b${fs}\\b`).test(filesystems);
+  const missing = ['squashfs', 'overlay', 'fuse'].filter((fs) => !have(fs));
+  return {
+    area: 'kernel',
+    name: 'kernel',
+    status: missing.length === 0 ? 'ok' : 'warn',
+    summary: `${release()}` + (missing.length ? `; not in /proc/filesystems: ${missing.join(', ')} (modprobe them)` : '; squashfs, overlay, fuse present'),
+  };
+}
+
+/**
+ * Can bubblewrap build a slot sandbox here, and how /proc gets in: `--proc /proc` (a fresh procfs,
+ * best) or only `--bind /proc /proc` (the host's, as inside Docker). Tried as the server does:
+ * with a user namespace first, then without when root.
+ */
+export async function probeBwrap(): Promise<DoctorRow> {
+  const bwrap = await which('bwrap');
+  if (!bwrap) return { area: 'isolation', name: 'bwrap', status: 'missing', summary: 'bwrap: not on PATH (apt-get install bubblewrap); slots run unisolated' };
+  const version = (await exec(bwrap, ['--version'], { timeoutMs: PROBE_TIMEOUT_MS })).stdout.trim();
+  const base = ['--ro-bind', '/', '/', '--dev', '/dev', '--unshare-pid'];
+  const attempts: Array<{ label: string; args: string[] }> = [
+    { label: 'userns + --proc /proc', args: ['--unshare-user', ...base, '--proc', '/proc', 'true'] },
+    { label: 'userns + --bind /proc', args: ['--unshare-user', ...base, '--bind', '/proc', '/proc', 'true'] },
+  ];
+  if (process.getuid?.() === 0) {
+    attempts.push({ label: '--proc /proc (root, no userns)', args: [...base, '--proc', '/proc', 'true'] }, { label: '--bind /proc (root, no userns)', args: [...base, '--bind', '/proc', '/proc', 'true'] });
+  }
+  const details: Record<string, string> = { path: bwrap, version };
+  for (const attempt of attempts) {
+    const result = await exec(bwrap, attempt.args, { timeoutMs: PROBE_TIMEOUT_MS });
+    details[attempt.label] = result.exitCode === 0 ? 'ok' : result.stderr.trim() || `exit ${result.exitCode}`;
+    if (result.exitCode === 0) {
+      const weaker = attempt.label.includes('--bind');
+      return { area: 'isolation', name: 'bwrap', status: weaker ? 'warn' : 'ok', summary: `${version || 'bwrap'}; proc mode: ${attempt.label}${weaker ? ' (host /proc visible)' : ''}`, details };
+    }
+  }
+  return { area: 'isolation', name: 'bwrap', status: 'missing', summary: `${version || 'bwrap'} cannot create namespaces here; slots run unisolated`, details };
+}
+
+/** The Docker Engine socket (`DOCKER_HOST` or /var/run/docker.sock) and whether this user may write it. */
+export async function probeDockerSocket(env: NodeJS.ProcessEnv = process.env): Promise<DoctorRow> {
+  const host = env.DOCKER_HOST;
+  if (host && !host.startsWith('unix://')) return { area: 'engine', name: 'docker socket', status: 'ok', summary: `DOCKER_HOST=${host} (not probed: not a unix socket)` };
+  const socket = host?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock';
+  try {
+    await access(socket, constants.W_OK);
+    return { area: 'engine', name: 'docker socket', status: 'ok', summary: `${socket} writable` };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'absent (is dockerd running?)' : code === 'EACCES' ? 'not writable by this user (docker group?)' : String(code);
+    return { area: 'engine', name: 'docker socket', status: 'missing', summary: `${socket}: ${why}` };
+  }
+}
+
+/** Slurm through `sinfo`: partitions and node states of the cluster this machine submits to. */
+export async function probeSlurm(): Promise<DoctorRow> {
+  if (!(await which('sinfo'))) return { area: 'scheduler', name: 'slurm', status: 'missing', summary: 'sinfo: not on PATH (apt-get install slurm-wlm)' };
+  const result = await exec('sinfo', ['-h', '-o', '%P %a %T %D'], { timeoutMs: PROBE_TIMEOUT_MS });
+  if (result.exitCode !== 0) {
+    return { area: 'scheduler', name: 'slurm', status: 'missing', summary: `sinfo failed: ${(result.stderr || result.stdout).trim().split('\n')[0] ?? ''}` };
+  }
+  const lines = result.stdout.trim().split('\n').filter(Boolean);
+  const usable = lines.some((l) => /\bup\b.*\b(idle|mix|mixed|alloc|allocated)\b/.test(l));
+  const version = (await exec('sinfo', ['--version'], { timeoutMs: PROBE_TIMEOUT_MS })).stdout.trim();
+  return {
+    area: 'scheduler',
+    name: 'slurm',
+    status: usable ? 'ok' : 'missing',
+    summary: `${version || 'slurm'}; ${lines.length ? lines.join('; ') : 'no partitions'}${usable ? '' : ' (no node up and usable)'}`,
+  };
+}

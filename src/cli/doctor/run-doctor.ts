@@ -1,0 +1,76 @@
+import { which } from '../../common/which.js';
+import type { Detection, Driver } from '../../drivers/driver.js';
+import { allDrivers } from '../../drivers/index.js';
+import { NomadScheduler } from '../../schedulers/nomad/scheduler.js';
+import type { DoctorRow } from './doctor-row.js';
+import { probeBwrap, probeDevFuse, probeDockerSocket, probeKernel, probeSlurm, probeUserNamespaces } from './machine-probes.js';
+
+const DETECT_TIMEOUT_MS = 15_000;
+
+export interface DoctorOptions {
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  /** Seam for tests. @default allDrivers() */
+  drivers?: Driver[];
+}
+
+/**
+ * Everything `hpc-sandbox doctor` reports, probed in parallel: each driver (version or why not),
+ * the kernel facts container runtimes need (hpc-runtimes 5.1), bubblewrap, the Docker socket,
+ * Nomad and Slurm. Read-only: nothing is started that outlives a probe.
+ */
+export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRow[]> {
+  const env = options.env ?? process.env;
+  const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(DETECT_TIMEOUT_MS)]) : AbortSignal.timeout(DETECT_TIMEOUT_MS);
+  const drivers = options.drivers ?? allDrivers();
+  const rows = await Promise.all([
+    ...drivers.map((driver) => detectDriver(driver, signal)),
+    probeKernel(),
+    probeUserNamespaces(),
+    probeDevFuse(),
+    probeBwrap(),
+    probeDockerSocket(env),
+    probeNomad(env, signal),
+    probeSlurm(),
+  ]);
+  return rows;
+}
+
+async function detectDriver(driver: Driver, signal: AbortSignal): Promise<DoctorRow> {
+  let detection: Detection;
+  try {
+    detection = await driver.detect({ signal });
+  } catch (error) {
+    // detect() promises not to throw; a bug there must not hide the other rows.
+    detection = { available: false, reason: `${driver.name}: detect() threw: ${(error as Error).message}` };
+  }
+  return detectionRow('driver', driver.name, detection);
+}
+
+/** A Detection as a doctor row. */
+export function detectionRow(area: string, name: string, detection: Detection): DoctorRow {
+  return detection.available
+    ? { area, name, status: 'ok', summary: detection.version ?? 'available', details: detection.details }
+    : { area, name, status: 'missing', summary: detection.reason ?? 'not available', details: detection.details };
+}
+
+/**
+ * Nomad: with `NOMAD_ADDR`, the agent there must answer with a leader and a ready node; without
+ * it, a `nomad` binary on PATH is reported (with the default agent address probed); otherwise
+ * the check and bench commands fall back to the labelled test double.
+ */
+export async function probeNomad(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<DoctorRow> {
+  const binary = await which('nomad', env);
+  if (!env.NOMAD_ADDR && !binary) {
+    return { area: 'scheduler', name: 'nomad', status: 'missing', summary: 'NOMAD_ADDR not set and nomad not on PATH (legs use the Nomad test double)' };
+  }
+  const nomad = new NomadScheduler(env.NOMAD_ADDR ? { address: env.NOMAD_ADDR } : {});
+  try {
+    const detection = await nomad.detect({ signal });
+    const row = detectionRow('scheduler', 'nomad', detection);
+    if (binary) row.details = { ...row.details, binary };
+    return row;
+  } finally {
+    await nomad.close();
+  }
+}

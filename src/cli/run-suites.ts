@@ -1,0 +1,63 @@
+import { join } from 'node:path';
+import { RunEvents } from '../harness/events.js';
+import { startupBenchmark } from '../harness/bench/startup-benchmark.js';
+import { defaultComponents } from '../harness/components.js';
+import { colorEnabled, painter, toJson } from '../harness/report/format.js';
+import { ProgressReporter } from '../harness/report/progress.js';
+import { renderSummaryTable } from '../harness/report/summary-table.js';
+import { writeReportDir } from '../harness/report/write-report-dir.js';
+import type { RunReport } from '../harness/results.js';
+import { runSuite } from '../harness/runner.js';
+import { loadSuite } from '../harness/suite/load.js';
+import type { CliIo } from './cli-io.js';
+import { handleInterrupts } from './interrupt.js';
+import { exitCodeOf } from './run-exit-code.js';
+import { applyRunFlags, resolveSuitePath, type RunFlags } from './run-flags.js';
+
+/**
+ * Runs `check` or `bench` over the given suites, one after the other: progress on the terminal
+ * (stderr when --json owns stdout), the summary table, `--json`, `--report DIR`, and the exit
+ * code in `io.exitCode`. Every suite is loaded first, so a broken suite fails before anything
+ * starts. Ctrl-C tears the current run down and still writes what was measured.
+ */
+export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly string[], flags: RunFlags, io: CliIo): Promise<void> {
+  const env = { ...io.env };
+  if (flags.require?.length) {
+    const tokens = [...(env.HPC_SANDBOX_REQUIRE ?? '').split(','), ...flags.require].map((t) => t.trim()).filter(Boolean);
+    env.HPC_SANDBOX_REQUIRE = [...new Set(tokens)].join(',');
+  }
+  const paths = suiteArgs.length > 0 ? suiteArgs : [command === 'check' ? 'readiness' : 'startup'];
+  const suites = [];
+  for (const arg of paths) suites.push(applyRunFlags(await loadSuite(resolveSuitePath(arg)), flags));
+
+  const progressStream = flags.json ? io.stderr : io.stdout;
+  const progress = new ProgressReporter({ stream: progressStream, env, verbose: flags.verbose });
+  const controller = new AbortController();
+  const removeHandlers = handleInterrupts(controller, io.stderr);
+  const components = defaultComponents();
+  const reports: RunReport[] = [];
+  try {
+    for (const { suite, legs } of suites) {
+      if (controller.signal.aborted) break;
+      const events = new RunEvents();
+      events.on('event', progress.handle);
+      const benchmark = command === 'bench' ? startupBenchmark(suite, { components, onEvent: progress.handle }) : undefined;
+      reports.push(await runSuite(suite, { command, legs, env, components, events, signal: controller.signal, benchmark }));
+    }
+  } finally {
+    removeHandlers();
+    progress.close();
+  }
+
+  const paint = painter(colorEnabled(progressStream, env));
+  for (const report of reports) progressStream.write('\n' + renderSummaryTable(report, paint));
+  if (flags.json) io.stdout.write(toJson(reports.length === 1 ? reports[0] : reports));
+  if (flags.report) {
+    for (const report of reports) {
+      const dir = reports.length === 1 ? flags.report : join(flags.report, report.suite.name);
+      const written = await writeReportDir(report, dir);
+      progressStream.write(`report: ${written.join(', ')}\n`);
+    }
+  }
+  io.exitCode = exitCodeOf(reports);
+}
