@@ -52,6 +52,21 @@ export const IMAGE_DIRECTORIES: Record<string, number> = {
   '/root': 0o700,
 };
 
+// ldd runs the loader on each binary (~30 ms apiece): remember its answer while the binary is unchanged.
+const librariesMemo = new Map<string, Promise<string[]>>();
+
+async function librariesOf(binary: string, signal?: AbortSignal): Promise<string[]> {
+  const info = await stat(binary);
+  const key = `${binary}\0${info.size}\0${info.mtimeMs}`;
+  let libraries = librariesMemo.get(key);
+  if (!libraries) {
+    libraries = sharedLibraries(binary, { signal });
+    librariesMemo.set(key, libraries);
+    libraries.catch(() => librariesMemo.delete(key));
+  }
+  return libraries;
+}
+
 /** Everything an image is made of, and the content hash that names it. */
 export interface ImageInputs {
   /** First 16 hex digits of the SHA-256 over every input: the cache key and the Docker tag. */
@@ -84,6 +99,9 @@ export interface CollectOptions {
  * call would cost more than the build it saves), plus the generated files and the layout version.
  */
 export async function collectImageInputs(options: CollectOptions): Promise<ImageInputs> {
+  const bundle = await readFile(options.bundlePath).catch((error: unknown) => {
+    throw new SandboxError('HPCSB_IMAGE_BUILD', `Cannot build the sandbox image: cannot read the server bundle ${options.bundlePath}`, { cause: error });
+  });
   const searchEnv = { PATH: [options.env?.PATH ?? process.env.PATH, DEFAULT_PATH].filter(Boolean).join(':') };
   const nodePath = await realpath(options.nodePath ?? process.execPath);
   const programs: Record<string, string> = {};
@@ -101,15 +119,13 @@ export async function collectImageInputs(options: CollectOptions): Promise<Image
   const libraryLists: string[][] = [];
   // A few ldd at a time: dozens at once only compete for the same two cores.
   for (let i = 0; i < binaries.length; i += 6) {
-    libraryLists.push(...(await Promise.all(binaries.slice(i, i + 6).map((b) => sharedLibraries(b, { signal: options.signal })))));
+    libraryLists.push(...(await Promise.all(binaries.slice(i, i + 6).map((b) => librariesOf(b, options.signal)))));
   }
   const libraries = [...new Set(libraryLists.flat())].sort();
 
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ layout: IMAGE_LAYOUT_VERSION, GENERATED_FILES, IMAGE_DIRECTORIES, programs, missing, wellKnownPaths }));
-  hash.update(await readFile(options.bundlePath).catch((error: unknown) => {
-    throw new SandboxError('HPCSB_IMAGE_BUILD', `Cannot build the sandbox image: cannot read the server bundle ${options.bundlePath}`, { cause: error });
-  }));
+  hash.update(bundle);
   for (const file of [...binaries, ...libraries]) {
     const info = await stat(file);
     hash.update(`${file}\0${await realpath(file)}\0${info.size}\0${info.mtimeMs}\n`);
