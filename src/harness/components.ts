@@ -1,10 +1,15 @@
+import { delimiter } from 'node:path';
 import { logger } from '../common/logger.js';
+import { UnavailableError } from '../errors.js';
 import type { Driver, DriverName, SandboxSpec } from '../drivers/driver.js';
 import { getDriver } from '../drivers/index.js';
+import { ensureImage, type ImageFormat } from '../images/index.js';
 import { LocalScheduler } from '../schedulers/local/local-scheduler.js';
+import { nomadTaskDriverFor, startLocalAgent, type LocalNomadAgent } from '../schedulers/nomad/agent.js';
+import { nomadDoubleBinDir } from '../schedulers/nomad/double.js';
 import { NOMAD_DOUBLE_VERSION, NomadScheduler } from '../schedulers/nomad/scheduler.js';
 import type { Placement, Scheduler, SchedulerName } from '../schedulers/scheduler.js';
-import { httpSandboxApi } from './http-sandbox-api.js';
+import { sandboxApiFor } from './client-adapter.js';
 import type { SandboxApi } from './sandbox-api.js';
 
 const log = logger('harness:components');
@@ -29,30 +34,65 @@ export type OpenedScheduler =
  */
 export interface HarnessComponents {
   driver(name: DriverName): Driver;
-  /** Opens (and, when allowed, boots) the scheduler for the run; it is shared by every leg on it. */
-  openScheduler(name: SchedulerName, options: { signal: AbortSignal; bootAgent: boolean; env: NodeJS.ProcessEnv }): Promise<OpenedScheduler>;
+  /**
+   * Opens (and, when allowed, boots) the scheduler for a leg. The run shares it between legs with
+   * the same `schedulerKey`.
+   */
+  openScheduler(name: SchedulerName, options: OpenSchedulerOptions): Promise<OpenedScheduler>;
+  /** Legs with the same key share one opened scheduler. @default the scheduler name */
+  schedulerKey?(name: SchedulerName, driver: DriverName): string;
   /**
    * Makes the image the leg's spec names (or the driver's default image) exist, building it
    * locally when needed; returns the image to put into the spec. Throws `UnavailableError` when
    * the tools to build it are missing (the leg is skipped) and any other error when a build fails.
    */
   ensureImage(driver: Driver, spec: SandboxSpec, signal: AbortSignal): Promise<string | undefined>;
-  client(placement: Placement): SandboxApi;
+  /** A client bound to `placement`; the leg closes it (when it has `close`) before stopping the placement. */
+  client(placement: Placement): SandboxApi & { close?(): Promise<void> };
 }
+
+export interface OpenSchedulerOptions {
+  signal: AbortSignal;
+  /** The suite allows booting a local agent when none is reachable. */
+  bootAgent: boolean;
+  env: NodeJS.ProcessEnv;
+  /** The driver of the leg that asks (a booted Nomad agent is configured for its task driver). */
+  driver: DriverName;
+}
+
+/** Set to `1` to let a run boot the Nomad TEST DOUBLE when no real `nomad` is installed. */
+export const NOMAD_DOUBLE_ENV = 'HPC_SANDBOX_NOMAD_DOUBLE';
 
 /** The real components: drivers from src/drivers, local and Nomad schedulers, the wire client. */
 export function defaultComponents(): HarnessComponents {
   return {
     driver: getDriver,
     openScheduler,
-    ensureImage: async (_driver, spec) => spec.image,
-    client: (placement) => httpSandboxApi(placement),
+    // A booted Nomad agent is configured for one task driver (docker or raw_exec).
+    schedulerKey: (name, driver) => (name === 'nomad' ? `nomad:${nomadTaskDriverFor(driver)}` : name),
+    ensureImage: ensureDriverImage,
+    client: (placement) => sandboxApiFor(placement),
   };
+}
+
+/** The image format each driver runs; the process driver needs none. */
+const IMAGE_FORMAT_OF: Partial<Record<DriverName, ImageFormat>> = { docker: 'docker', charliecloud: 'squashfs', singularity: 'sif' };
+
+/**
+ * A spec that names its image is used as is (the operator owns it); otherwise the driver's default
+ * image is built offline, or reused when its inputs did not change.
+ */
+async function ensureDriverImage(driver: Driver, spec: SandboxSpec, signal: AbortSignal): Promise<string | undefined> {
+  const format = IMAGE_FORMAT_OF[driver.name];
+  if (spec.image !== undefined || !format) return spec.image;
+  const image = await ensureImage(format, { signal, onProgress: (p) => log('image %s: %s', p.format, p.message) });
+  log('image %s ready: %s (%s)', format, image.ref, image.cached ? 'cached' : 'built');
+  return image.defaultRef;
 }
 
 async function openScheduler(
   name: SchedulerName,
-  { signal, env }: { signal: AbortSignal; bootAgent: boolean; env: NodeJS.ProcessEnv },
+  { signal, env, bootAgent, driver }: OpenSchedulerOptions,
 ): Promise<OpenedScheduler> {
   if (name === 'local') {
     const scheduler: Scheduler = new LocalScheduler();
@@ -63,16 +103,49 @@ async function openScheduler(
     }
     return { available: true, scheduler, version: detection.version, double: false, close: () => scheduler.close() };
   }
-  if (name === 'nomad') {
-    const scheduler = new NomadScheduler(env.NOMAD_ADDR ? { address: env.NOMAD_ADDR } : {});
-    const detection = await scheduler.detect({ signal });
-    if (detection.available) {
-      const double = detection.version?.includes(NOMAD_DOUBLE_VERSION) ?? false;
-      return { available: true, scheduler, version: detection.version, double, close: () => scheduler.close() };
-    }
-    await scheduler.close();
-    log('nomad unavailable: %s', detection.reason);
-    return { available: false, reason: detection.reason ?? 'nomad: no agent reachable' };
+  if (name === 'nomad') return openNomad({ signal, env, bootAgent, driver });
+  return { available: false, reason: `${name}: this build of hpc-sandbox has no ${name} scheduler` };
+}
+
+/**
+ * A reachable agent (`NOMAD_ADDR`, else the default address) is used as is. Otherwise, when the
+ * suite allows booting, a local `nomad agent -dev` is started for the leg's task driver: the real
+ * `nomad` on PATH, or the TEST DOUBLE when `HPC_SANDBOX_NOMAD_DOUBLE=1` (reports say so).
+ */
+async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOptions): Promise<OpenedScheduler> {
+  const reachable = new NomadScheduler(env.NOMAD_ADDR ? { address: env.NOMAD_ADDR } : {});
+  const detection = await reachable.detect({ signal });
+  if (detection.available) {
+    const double = detection.version?.includes(NOMAD_DOUBLE_VERSION) ?? false;
+    return { available: true, scheduler: reachable, version: detection.version, double, close: () => reachable.close() };
   }
-  return { available: false, reason: `${name}: this build has no ${name} scheduler` };
+  await reachable.close();
+  if (env.NOMAD_ADDR || !bootAgent) return { available: false, reason: detection.reason ?? 'nomad: no agent reachable' };
+
+  const useDouble = env[NOMAD_DOUBLE_ENV] === '1';
+  const agentEnv = useDouble ? { ...env, PATH: `${nomadDoubleBinDir()}${delimiter}${env.PATH ?? ''}` } : env;
+  let agent: LocalNomadAgent;
+  try {
+    agent = await startLocalAgent({ driver, env: agentEnv, signal });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const why = error instanceof UnavailableError ? error.reason : (error as Error).message;
+    const hint = useDouble ? '' : ` (set ${NOMAD_DOUBLE_ENV}=1 to boot the test double instead)`;
+    return { available: false, reason: `nomad: no agent reachable (${detection.reason}) and booting one failed: ${why}${hint}` };
+  }
+  const scheduler = new NomadScheduler({ address: agent.address });
+  log('booted %s at %s for %s legs', agent.version, agent.address, nomadTaskDriverFor(driver));
+  return {
+    available: true,
+    scheduler,
+    version: agent.isDouble ? `${agent.version} (test double, not Nomad)` : agent.version,
+    double: agent.isDouble,
+    close: async () => {
+      try {
+        await scheduler.close();
+      } finally {
+        await agent.stop();
+      }
+    },
+  };
 }

@@ -16,6 +16,7 @@ import {
   REPORT_SCHEMA_VERSION,
   type CheckResult,
   type CheckState,
+  type LegId,
   type LegResult,
   type LegState,
   type RunReport,
@@ -77,7 +78,7 @@ export class SuiteRun implements AsyncDisposable {
   readonly components: HarnessComponents;
   readonly signal: AbortSignal;
   readonly #controller = new AbortController();
-  readonly #schedulers = new Map<SchedulerName, Promise<OpenedScheduler>>();
+  readonly #schedulers = new Map<string, Promise<OpenedScheduler>>();
   readonly #sessions = new Set<LegSession>();
   #closed = false;
 
@@ -120,14 +121,19 @@ export class SuiteRun implements AsyncDisposable {
     return session;
   }
 
-  /** The scheduler of a leg, opened once per run and shared by its legs. */
-  scheduler(name: SchedulerName, signal: AbortSignal): Promise<OpenedScheduler> {
-    let opened = this.#schedulers.get(name);
+  /** The scheduler of a leg, opened once per run and shared by legs with the same scheduler key. */
+  scheduler(leg: LegId): Promise<OpenedScheduler> {
+    const key = this.components.schedulerKey?.(leg.scheduler, leg.driver) ?? leg.scheduler;
+    let opened = this.#schedulers.get(key);
     if (!opened) {
+      // Opened under the run's signal, not the leg's: it outlives the leg that asked first.
       opened = this.components
-        .openScheduler(name, { signal, bootAgent: this.suite.nomad.bootAgent, env: this.env })
-        .catch((error: unknown): OpenedScheduler => ({ available: false, reason: `${name}: ${(error as Error).message}` }));
-      this.#schedulers.set(name, opened);
+        .openScheduler(leg.scheduler, { signal: this.signal, bootAgent: this.suite.nomad.bootAgent, env: this.env, driver: leg.driver })
+        .catch((error: unknown): OpenedScheduler => {
+          if (this.signal.aborted) throw error;
+          return { available: false, reason: `${leg.scheduler}: ${(error as Error).message}` };
+        });
+      this.#schedulers.set(key, opened);
     }
     return opened;
   }
@@ -140,8 +146,8 @@ export class SuiteRun implements AsyncDisposable {
     const stack = new CleanupStack();
     for (const opened of this.#schedulers.values()) {
       stack.defer(async () => {
-        const scheduler = await opened;
-        if (scheduler.available) await scheduler.close();
+        const scheduler = await opened.catch(() => undefined);
+        if (scheduler?.available) await scheduler.close();
       });
     }
     for (const session of this.#sessions) stack.defer(() => session.finish());
@@ -191,7 +197,7 @@ export class LegSession {
     const detection = await driver.detect({ signal });
     if (!detection.available) return this.skip(detection.reason ?? `${leg.driver}: not available`);
     signal.throwIfAborted();
-    const opened = await run.scheduler(leg.scheduler, signal);
+    const opened = await run.scheduler(leg);
     if (!opened.available) return this.skip(opened.reason);
     signal.throwIfAborted();
 
@@ -249,7 +255,9 @@ export class LegSession {
     const placement: Placement = await prepared.scheduler.place({ driver: prepared.driver, spec, ports, name, signal });
     this.#stack.defer(() => placement.stop());
     await placement.waitUntilHealthy({ signal, timeoutMs: prepared.healthTimeoutMs });
-    return { placement, client: this.#run.components.client(placement), spec, ports };
+    const client = this.#run.components.client(placement);
+    this.#stack.defer(() => client.close?.());
+    return { placement, client, spec, ports };
   }
 
   /**
