@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import { lstat, open, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import type {
   ArtifactArchiveRequest,
   ArtifactArchiveResponse,
@@ -14,6 +12,9 @@ import type {
 } from '../protocol/types.js';
 import { tarArchive, type TarEntry } from './tar.js';
 import { resolveWorkspacePath } from './workspace-path.js';
+
+// node:crypto and node:zlib are imported where used: loading them at boot costs start-up time
+// that most servers never get back.
 
 /** An artifacts answer and its HTTP status. */
 export interface ArtifactResult<T> {
@@ -91,7 +92,7 @@ export async function readArtifact(slotRoot: string, request: ArtifactReadReques
       file_size: info.size,
       path: relative(slotRoot, found.absolute) || '.',
       mime: MIME[extname(found.absolute).toLowerCase()] ?? 'application/octet-stream',
-      sha256: request.include_sha256 ? createHash('sha256').update(data).digest('hex') : null,
+      sha256: request.include_sha256 ? (await import('node:crypto')).createHash('sha256').update(data).digest('hex') : null,
     },
   };
 }
@@ -196,6 +197,7 @@ export async function archiveArtifacts(slotRoot: string, request: ArtifactArchiv
       tarEntries.push({ name: entry.relative, type: 'symlink', mode: 0o777, mtime, linkname: await readlink(entry.absolute) });
     }
   }
+  const { gzipSync } = await import('node:zlib');
   const data = gzipSync(tarArchive(tarEntries));
   if (data.length > byteLimit) {
     return { status: 413, body: { success: false, error: `Archive too large: ${data.length} bytes (max ${byteLimit})`, error_code: 'too_large', bytes: data.length } };

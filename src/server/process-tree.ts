@@ -59,3 +59,8 @@ export function killProcessTree(pid: number): void {
   killQuietly(-pid);
   for (const child of descendants) killQuietly(child);
 }
+
+/** SIGKILLs the process group `pgid` leads (what a finished command left running in the background). */
+export function killProcessGroup(pgid: number): void {
+  killQuietly(-pgid);
+}

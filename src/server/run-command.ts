@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { killProcessTree } from './process-tree.js';
+import { killProcessGroup, killProcessTree } from './process-tree.js';
 
 export interface RunCommandOptions {
   argv: string[];
@@ -115,8 +115,10 @@ export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> 
     child.on('exit', (code, signal) => {
       exitCode = code;
       exitSignal = signal;
-      // Background jobs would hold the pipes open: the call ends with its command, as in a pid namespace.
-      if (child.pid !== undefined) killProcessTree(child.pid);
+      // Background jobs would hold the pipes open: the call ends with its command, as in a pid
+      // namespace. The command is reaped already, so its children cannot be found by parent link
+      // any more: its process group is what is left to kill (cheap, no /proc scan on the hot path).
+      if (child.pid !== undefined) killProcessGroup(child.pid);
       // A descendant that escaped the tree may still hold a pipe: do not wait for it forever.
       closeGuard = setTimeout(() => {
         child.stdout.destroy();

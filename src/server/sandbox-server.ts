@@ -86,20 +86,15 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
   const limits: ServerLimitsConfig = { ...DEFAULT_LIMITS, ...options.limits };
   await mkdir(options.dataDir, { recursive: true });
   const dataDir = await realpath(options.dataDir);
-  const slots = new Map<string, Slot>();
-  await Promise.all(
-    Array.from({ length: options.slots }, async (_, i) => {
-      const dir = join(dataDir, `slot_${i}`);
-      await mkdir(dir, { recursive: true });
-      slots.set(`slot_${i}`, new Slot(`slot_${i}`, dir));
-    }),
-  );
-  const orderedSlots = Array.from({ length: options.slots }, (_, i) => slots.get(`slot_${i}`)!);
+  const orderedSlots = Array.from({ length: options.slots }, (_, i) => new Slot(`slot_${i}`, join(dataDir, `slot_${i}`)));
+  const slots = new Map(orderedSlots.map((slot) => [slot.id, slot]));
+  const slotDirsReady = Promise.all(orderedSlots.map((slot) => mkdir(slot.dir, { recursive: true })));
   const sourceEnv = options.env ?? process.env;
   const commandEnv: NodeJS.ProcessEnv = { ...sourceEnv };
   delete commandEnv[ENV.token];
   const layout: SandboxLayout = { dataRoot: dataDir, hiddenFiles: options.tokenFile ? [options.tokenFile] : [], shell: findShell(sourceEnv), rootEntries: hostRootEntries() };
-  const isolation = probeIsolation(options.isolation, layout, orderedSlots[0]?.dir ?? dataDir, sourceEnv);
+  // The probe runs while the server starts listening: boot time is what schedulers wait for.
+  const isolation = slotDirsReady.then(() => probeIsolation(options.isolation, layout, orderedSlots[0]?.dir ?? dataDir, sourceEnv));
   let port = options.port;
   let closing = false;
 
@@ -254,6 +249,7 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
     });
   });
   port = (server.address() as AddressInfo).port;
+  await slotDirsReady;
   const url = `http://${connectableHost(options.host)}:${port}`;
   await writeReadyFile(dataDir, { port, host: options.host, pid: process.pid, version: SERVER_VERSION, url, data_dir: dataDir, slots: options.slots });
   log(`listening on ${url} with ${options.slots} slots in ${dataDir}`);

@@ -1,0 +1,164 @@
+/**
+ * Sandbox server benchmarks, each side by side with its baseline in one run:
+ * - exec round trip of `bash true` through the server with bwrap vs the same bwrap sandbox
+ *   spawned directly from Node (target: median <= 1.25x);
+ * - boot to the first healthy /health vs `node -e 0` (target: <= 1.3x);
+ * - 8 slots busy at once vs 8 direct sandboxes at once;
+ * - a 90 KB write_file + read_file round trip vs fs in process.
+ * vitest prints its own table; this file also prints median/P95 and the ratios, and writes them
+ * to results/server-bench.json. Run: npm run bench:server
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, bench, describe } from 'vitest';
+import { SandboxClient } from '../client/sandbox-client.js';
+import { projectRoot, serverBundlePath } from '../common/paths.js';
+import { bwrapArgv, findShell, hostRootEntries, type BwrapConfig, type SandboxLayout } from './isolation.js';
+import { spawnServer, type SpawnedServer } from './testing/spawned-server.js';
+
+const samples = new Map<string, number[]>();
+function timed<T>(name: string, fn: () => Promise<T>): () => Promise<T> {
+  return async () => {
+    const t0 = performance.now();
+    const result = await fn();
+    const list = samples.get(name) ?? [];
+    list.push(performance.now() - t0);
+    samples.set(name, list);
+    return result;
+  };
+}
+
+function quantile(sorted: number[], q: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+function runToClose(argv: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${argv[0]} exited ${code}`))));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+let server: SpawnedServer;
+let client: SandboxClient;
+let direct: { config: BwrapConfig; layout: SandboxLayout; slotDirs: string[] };
+let scratch: string;
+const BOOT_OPTIONS = { time: 3_000, iterations: 20, warmupIterations: 3 };
+const RUN_OPTIONS = { time: 3_000, warmupIterations: 20 };
+const content90k = 'x'.repeat(89_999) + '\n';
+
+beforeAll(async () => {
+  server = await spawnServer(['--slots', '8']);
+  client = new SandboxClient(server.url);
+  const health = await client.waitUntilHealthy({ timeoutMs: 10_000 });
+  if (!health.bwrap_available) throw new Error(`bwrap is not usable here: ${health.isolation?.reason}`);
+  scratch = await mkdtemp(join(tmpdir(), 'hpcsb-bench-'));
+  const dataRoot = join(scratch, 'data');
+  const slotDirs = Array.from({ length: 8 }, (_, i) => join(dataRoot, `slot_${i}`));
+  await Promise.all(slotDirs.map((d) => mkdir(d, { recursive: true })));
+  direct = {
+    // The same configuration the server's probe chose, so both sides run the identical sandbox.
+    config: { bwrapPath: health.isolation!.bwrap_path!, procMode: health.isolation!.proc_mode!, userNamespace: health.isolation!.user_namespace! },
+    layout: { dataRoot, hiddenFiles: [], shell: findShell(), rootEntries: hostRootEntries() },
+    slotDirs,
+  };
+});
+
+afterAll(async () => {
+  await client?.close();
+  await server?.[Symbol.asyncDispose]();
+  await rm(scratch, { recursive: true, force: true });
+  const rows = [...samples].map(([name, list]) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    return { name, n: sorted.length, median_ms: +quantile(sorted, 0.5).toFixed(3), p95_ms: +quantile(sorted, 0.95).toFixed(3) };
+  });
+  const median = (name: string) => rows.find((r) => r.name === name)?.median_ms ?? NaN;
+  const ratios = {
+    exec_vs_direct_bwrap: +(median('server exec bash true (bwrap)') / median('direct bwrap spawn from node')).toFixed(3),
+    boot_vs_node_e_0: +(median('server boot to healthy /health') / median('node -e 0')).toFixed(3),
+    parallel8_vs_direct8: +(median('server 8 slots busy (8 concurrent bash true)') / median('direct 8 concurrent bwrap spawns')).toFixed(3),
+    write_read_90k_vs_fs: +(median('server write_file+read_file 90 KB') / median('fs writeFile+readFile 90 KB')).toFixed(3),
+  };
+  const throughput = { parallel8_ops_per_s: +(8_000 / median('server 8 slots busy (8 concurrent bash true)')).toFixed(1) };
+  const targets = { exec_vs_direct_bwrap: 1.25, boot_vs_node_e_0: 1.3 };
+  process.stdout.write('\nserver benchmark (own samples)\n');
+  console.table(rows);
+  console.table({ ...ratios, ...throughput });
+  await mkdir(join(projectRoot(), 'results'), { recursive: true });
+  await writeFile(
+    join(projectRoot(), 'results', 'server-bench.json'),
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, bundle: serverBundlePath(), rows, ratios, throughput, targets }, null, 2) + '\n',
+  );
+});
+
+describe('exec round trip', () => {
+  bench('server exec bash true (bwrap)', timed('server exec bash true (bwrap)', async () => {
+    const r = await client.bash('slot_0', 'true');
+    if (!r.success || r.metadata.sandboxed !== true) throw new Error(`exec failed: ${JSON.stringify(r)}`);
+  }), RUN_OPTIONS);
+  bench('direct bwrap spawn from node', timed('direct bwrap spawn from node', () =>
+    runToClose(bwrapArgv(direct.config, direct.layout, direct.slotDirs[0]!, 'true', true))), RUN_OPTIONS);
+});
+
+describe('boot', () => {
+  let bootDir: string;
+  beforeAll(async () => {
+    bootDir = await mkdtemp(join(tmpdir(), 'hpcsb-boot-'));
+  });
+  afterAll(async () => {
+    await rm(bootDir, { recursive: true, force: true });
+  });
+  bench('server boot to healthy /health', async () => {
+    const port = await freePort();
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [serverBundlePath(), '--port', String(port), '--data-dir', bootDir, '--slots', '4'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await using probe = new SandboxClient(`http://127.0.0.1:${port}`);
+    try {
+      await probe.waitUntilHealthy({ timeoutMs: 10_000 });
+      const list = samples.get('server boot to healthy /health') ?? [];
+      list.push(performance.now() - t0);
+      samples.set('server boot to healthy /health', list);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, BOOT_OPTIONS);
+  bench('node -e 0', timed('node -e 0', () => runToClose([process.execPath, '-e', '0'])), BOOT_OPTIONS);
+});
+
+describe('parallel: 8 slots busy', () => {
+  bench('server 8 slots busy (8 concurrent bash true)', timed('server 8 slots busy (8 concurrent bash true)', async () => {
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => client.bash(`slot_${i}`, 'true')));
+    if (!answers.every((a) => a.success)) throw new Error('a parallel exec failed');
+  }), RUN_OPTIONS);
+  bench('direct 8 concurrent bwrap spawns', timed('direct 8 concurrent bwrap spawns', async () => {
+    await Promise.all(direct.slotDirs.map((d) => runToClose(bwrapArgv(direct.config, direct.layout, d, 'true', true))));
+  }), RUN_OPTIONS);
+});
+
+describe('90 KB file round trip', () => {
+  bench('server write_file+read_file 90 KB', timed('server write_file+read_file 90 KB', async () => {
+    await client.writeFile('slot_1', 'big.txt', content90k);
+    if ((await client.readFile('slot_1', 'big.txt')).length !== content90k.length) throw new Error('read back a different size');
+  }), RUN_OPTIONS);
+  bench('fs writeFile+readFile 90 KB', timed('fs writeFile+readFile 90 KB', async () => {
+    await writeFile(join(direct.slotDirs[1]!, 'big.txt'), content90k);
+    if ((await readFile(join(direct.slotDirs[1]!, 'big.txt'), 'utf8')).length !== content90k.length) throw new Error('read back a different size');
+  }), RUN_OPTIONS);
+});
