@@ -207,7 +207,7 @@ export class LegSession {
     try {
       spec.image = await run.components.ensureImage(driver, spec, signal);
     } catch (error) {
-      if (isSandboxError(error, 'HPCSB_DRIVER_UNAVAILABLE') && error instanceof UnavailableError) return this.skip(error.reason);
+      if (error instanceof UnavailableError) return this.skip(error.message);
       throw error;
     }
     const planning: Driver = {
