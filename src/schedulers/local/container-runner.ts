@@ -113,10 +113,10 @@ export async function startContainer(options: StartContainerOptions): Promise<Ru
   });
   const started = new StartedContainer(container, options);
   try {
-    // Attach to the output before start so nothing printed at start-up is lost.
-    await started.followOutput(docker);
     await container.start();
-    const info = await container.inspect();
+    // The engine keeps the output from the start on: following it afterwards loses nothing, and
+    // saves a round trip (attach) before the start.
+    const [info] = await Promise.all([container.inspect(), started.followOutput(docker)]);
     const binding = info.NetworkSettings.Ports?.[portKey]?.[0];
     const hostPort = Number(binding?.HostPort);
     if (!Number.isInteger(hostPort) || hostPort <= 0) {
@@ -156,7 +156,7 @@ class StartedContainer implements RunningContainer {
   }
 
   async followOutput(docker: Dockerode): Promise<void> {
-    const stream = (await this.container.attach({ stream: true, stdout: true, stderr: true, logs: true })) as NodeJS.ReadableStream;
+    const stream = (await this.container.logs({ follow: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
     const stdout = createWriteStream(this.options.stdoutPath, { flags: 'a' });
     const stderr = createWriteStream(this.options.stderrPath, { flags: 'a' });
     this.#streams.push(stdout, stderr);
