@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { describeWith } from '../../test/gate.js';
+import { ensureImage } from '../images/index.js';
+import { CharliecloudDriver } from './charliecloud/charliecloud-driver.js';
+import { DockerDriver } from './docker/docker-driver.js';
+import type { SandboxSpec } from './driver.js';
+import { ProcessDriver } from './process/process-driver.js';
+import { SingularityDriver } from './singularity/singularity-driver.js';
+import { startContainerPlan, startExecPlan, type StartedPlan } from './testing/start-plan.js';
+
+// Each driver's plan, started by hand (no scheduler) on this machine: the server must come up and
+// answer /health with bwrap usable inside, and nothing may be left behind.
+const spec: SandboxSpec = { slots: 2, envAllowlist: [], env: { PROBE: 'yes' }, isolation: 'auto' };
+
+const started: StartedPlan[] = [];
+afterEach(async () => {
+  const left = (await Promise.all(started.splice(0).map((s) => s.stop()))).flat();
+  expect(left).toEqual([]);
+});
+
+describe('detect() on this machine', () => {
+  it('process: available with this node and the built bundle', async () => {
+    expect(await new ProcessDriver().detect()).toMatchObject({ available: true, version: `node ${process.version}` });
+  });
+
+  it('singularity: Apptainer is not installable here, and detect says so (or finds it)', async () => {
+    const detection = await new SingularityDriver().detect();
+    if (detection.available) expect(detection.version).toMatch(/version/);
+    else expect(detection.reason).toBe('apptainer: not on PATH (nor singularity)');
+  });
+});
+
+describe('process driver, live', () => {
+  it('starts the bundle and answers /health', async ({ signal }) => {
+    const server = await startExecPlan(await new ProcessDriver().plan(spec), signal);
+    started.push(server);
+    expect(await server.health(signal)).toMatchObject({ status: 'ok', slots: 2 });
+  });
+});
+
+describeWith(['docker'], 'docker driver, live', () => {
+  it('detects the engine with its version', async () => {
+    const detection = await new DockerDriver().detect();
+    expect(detection).toMatchObject({ available: true, version: expect.stringMatching(/^Docker \d+\./) });
+  });
+
+  it('runs the plan on the offline image: /health answers and bwrap works inside', async ({ signal }) => {
+    await ensureImage('docker', { signal });
+    const server = await startContainerPlan(await new DockerDriver().plan(spec), `io.hpc-sandbox.test-run=${randomUUID()}`, signal);
+    started.push(server);
+    const health = await server.health(signal);
+    expect(health).toMatchObject({ status: 'ok', slots: 2, bwrap_available: true });
+    expect(health.isolation?.active, `isolation: ${JSON.stringify(health.isolation)}`).toBe(true);
+  });
+});
+
+describeWith(['charliecloud'], 'charliecloud driver, live', () => {
+  it('detects ch-run with its version and SquashFS support', async () => {
+    const detection = await new CharliecloudDriver().detect();
+    expect(detection).toMatchObject({ available: true, version: expect.stringMatching(/^ch-run \d/) });
+    expect(detection.details?.squashfs).toBeDefined();
+  });
+
+  it('runs the plan on the directory image: /health answers and bwrap works inside', async ({ signal }) => {
+    const { defaultRef } = await ensureImage('dir', { signal });
+    const server = await startExecPlan(await new CharliecloudDriver().plan({ ...spec, image: defaultRef }), signal);
+    started.push(server);
+    const health = await server.health(signal);
+    expect(health).toMatchObject({ status: 'ok', slots: 2, bwrap_available: true });
+    expect(health.isolation?.active, `isolation: ${JSON.stringify(health.isolation)}`).toBe(true);
+  });
+});
+
+describeWith(['charliecloud', 'squashfs'], 'charliecloud driver on SquashFS, live', () => {
+  it('runs the default image (SquashFS: ch-run forks) and stopping the group leaves nothing', async ({ signal }) => {
+    await ensureImage('squashfs', { signal });
+    const server = await startExecPlan(await new CharliecloudDriver().plan(spec), signal);
+    started.push(server);
+    expect(await server.health(signal)).toMatchObject({ status: 'ok', slots: 2, bwrap_available: true });
+  });
+});

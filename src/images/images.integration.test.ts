@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeWith } from '../../test/gate.js';
+import { exec, execOrThrow } from '../common/exec.js';
+import { IMAGE_SERVER_PATH } from '../drivers/server-command.js';
+import { DEFAULT_DOCKER_IMAGE, ensureImage, type ImageProgress } from './index.js';
+
+const chRunEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', USER: process.env.USER || 'root' };
+
+describe('image cache', () => {
+  it('two concurrent builds of one image build it once, leaving no partial files or lock', async ({ signal }) => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'hpcsb-cache-'));
+    try {
+      const progress: ImageProgress[] = [];
+      const [a, b] = await Promise.all([
+        ensureImage('dir', { cacheDir, signal, onProgress: (p) => progress.push(p) }),
+        ensureImage('dir', { cacheDir, signal, onProgress: (p) => progress.push(p) }),
+      ]);
+      expect(a.ref).toBe(b.ref);
+      expect([a.cached, b.cached].sort()).toEqual([false, true]);
+      expect(await readdir(join(cacheDir, 'images', a.hash))).toEqual(['rootfs']);
+      expect((await readdir(join(cacheDir, 'images'))).sort()).toEqual([a.hash, 'hpc-sandbox.dir']);
+      expect(await readlink(a.defaultRef)).toBe(`${a.hash}/rootfs`);
+      expect((await stat(join(a.ref, 'tmp'))).mode & 0o7777).toBe(0o1777);
+      expect(progress.filter((p) => p.step === 'rootfs')).toHaveLength(1);
+      expect((await ensureImage('dir', { cacheDir, signal })).cached).toBe(true);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describeWith(['docker'], 'docker image (offline, docker import)', () => {
+  it('builds or reuses hpc-sandbox/sandbox:<hash>, tags :local, and a second call is a cache hit', async ({ signal }) => {
+    const first = await ensureImage('docker', { signal });
+    expect(first.ref).toBe(`hpc-sandbox/sandbox:${first.hash}`);
+    expect(first.defaultRef).toBe(DEFAULT_DOCKER_IMAGE);
+    const second = await ensureImage('docker', { signal });
+    expect(second).toEqual({ ...first, cached: true });
+    const ids = await Promise.all([first.ref, DEFAULT_DOCKER_IMAGE].map(async (ref) => (await execOrThrow('docker', ['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim()));
+    expect(ids[0]).toBe(ids[1]);
+  });
+
+  it('runs node, sh, bash and the basic tools from the image, with the bundle in place', async ({ signal }) => {
+    const { ref } = await ensureImage('docker', { signal });
+    const label = `io.hpc-sandbox.test-run=${randomUUID()}`;
+    try {
+      const r = await execOrThrow(
+        'docker',
+        ['run', '--rm', '--label', label, '--network', 'none', ref, 'bash', '-c', `node -e 'console.log(process.version)' && test -r ${IMAGE_SERVER_PATH} && ls -d /data /tmp /workspace && sh -c 'echo sh-ok' && cat /etc/passwd | head -1`],
+        { signal, timeoutMs: 60_000 },
+      );
+      expect(r.stdout.split('\n')).toEqual([process.version, '/data', '/tmp', '/workspace', 'sh-ok', 'root:x:0:0:root:/root:/bin/sh', '']);
+    } finally {
+      expect((await exec('docker', ['ps', '-aq', '--filter', `label=${label}`])).stdout.trim()).toBe('');
+    }
+  });
+});
+
+describeWith(['charliecloud', 'squashfs'], 'SquashFS image for Charliecloud', () => {
+  it('builds or reuses <hash>/sandbox.sqfs, links the default to it, and a second call is a cache hit', async ({ signal }) => {
+    const first = await ensureImage('squashfs', { signal });
+    expect(first.ref).toMatch(new RegExp(`/images/${first.hash}/sandbox\\.sqfs$`));
+    expect(await readlink(first.defaultRef)).toBe(`${first.hash}/sandbox.sqfs`);
+    expect(await ensureImage('squashfs', { signal })).toEqual({ ...first, cached: true });
+  });
+
+  it('ch-run runs node and bash from it', async ({ signal }) => {
+    const { ref } = await ensureImage('squashfs', { signal });
+    const r = await execOrThrow('ch-run', ['--unset-env=*', '--set-env=PATH=/usr/bin:/bin', ref, '--', 'bash', '-c', 'node --version && echo bash-ok'], {
+      env: chRunEnv,
+      cleanEnv: true,
+      signal,
+    });
+    expect(r.stdout).toBe(`${process.version}\nbash-ok\n`);
+  });
+});
+
+describeWith(['charliecloud'], 'directory image for Charliecloud', () => {
+  it('ch-run runs node from the default directory image (a link into the cache)', async ({ signal }) => {
+    const { defaultRef } = await ensureImage('dir', { signal });
+    const r = await execOrThrow('ch-run', [defaultRef, '--', '/usr/bin/node', '--version'], { env: chRunEnv, cleanEnv: true, signal });
+    expect(r.stdout.trim()).toBe(process.version);
+  });
+});
+
+describeWith(['apptainer'], 'SIF image for Apptainer', () => {
+  it('builds or reuses <hash>/sandbox.sif, and a second call is a cache hit', async ({ signal }) => {
+    const first = await ensureImage('sif', { signal });
+    expect(first.ref).toMatch(/\/sandbox\.sif$/);
+    expect(await ensureImage('sif', { signal })).toEqual({ ...first, cached: true });
+  });
+});
