@@ -22,12 +22,22 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     throw new HttpError(413, 'body_too_large', `Request body too large: ${declared} bytes (max ${maxBytes})`, { connection: 'close' });
   }
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new HttpError(413, 'body_too_large', `Request body too large: more than ${maxBytes} bytes`, { connection: 'close' });
-    chunks.push(chunk);
-  }
+  await new Promise<void>((resolve, reject) => {
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off('data', onData);
+        req.resume();
+        reject(new HttpError(413, 'body_too_large', `Request body too large: more than ${maxBytes} bytes`, { connection: 'close' }));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', resolve);
+    req.once('error', reject);
+  });
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw new HttpError(400, 'invalid_json', 'Invalid JSON: the request body is empty');
   try {

@@ -1,4 +1,4 @@
-import { mkdir, realpath } from 'node:fs/promises';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -84,17 +84,18 @@ type Route = (req: IncomingMessage) => Promise<{ status: number; body: unknown }
 export async function startSandboxServer(options: SandboxServerOptions): Promise<RunningSandboxServer> {
   const started = performance.now();
   const limits: ServerLimitsConfig = { ...DEFAULT_LIMITS, ...options.limits };
-  await mkdir(options.dataDir, { recursive: true });
-  const dataDir = await realpath(options.dataDir);
+  // Synchronous on purpose: a handful of syscalls, and the probe below can start at once.
+  mkdirSync(options.dataDir, { recursive: true });
+  const dataDir = realpathSync(options.dataDir);
   const orderedSlots = Array.from({ length: options.slots }, (_, i) => new Slot(`slot_${i}`, join(dataDir, `slot_${i}`)));
   const slots = new Map(orderedSlots.map((slot) => [slot.id, slot]));
-  const slotDirsReady = Promise.all(orderedSlots.map((slot) => mkdir(slot.dir, { recursive: true })));
+  for (const slot of orderedSlots) mkdirSync(slot.dir, { recursive: true });
   const sourceEnv = options.env ?? process.env;
   const commandEnv: NodeJS.ProcessEnv = { ...sourceEnv };
   delete commandEnv[ENV.token];
   const layout: SandboxLayout = { dataRoot: dataDir, hiddenFiles: options.tokenFile ? [options.tokenFile] : [], shell: findShell(sourceEnv), rootEntries: hostRootEntries() };
   // The probe runs while the server starts listening: boot time is what schedulers wait for.
-  const isolation = slotDirsReady.then(() => probeIsolation(options.isolation, layout, orderedSlots[0]?.dir ?? dataDir, sourceEnv));
+  const isolation = probeIsolation(options.isolation, layout, orderedSlots[0]?.dir ?? dataDir, sourceEnv);
   let port = options.port;
   let closing = false;
 
@@ -249,7 +250,6 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
     });
   });
   port = (server.address() as AddressInfo).port;
-  await slotDirsReady;
   const url = `http://${connectableHost(options.host)}:${port}`;
   await writeReadyFile(dataDir, { port, host: options.host, pid: process.pid, version: SERVER_VERSION, url, data_dir: dataDir, slots: options.slots });
   log(`listening on ${url} with ${options.slots} slots in ${dataDir}`);
