@@ -88,6 +88,8 @@ for (const leg of LEGS) {
         expect(again.slotId).toBe(slotId); // LIFO: the slot just reset
         expect((await again.bash('ls -A | wc -l')).output.trim()).toBe('0');
         await again.release({ reset: false });
+        // The server's start-up line reached the alloc's log file.
+        expect((await placement.logs({ tailLines: 50 })).stderr).toContain('sandbox server listening on');
       } finally {
         await pool.close();
       }
