@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { cacheDir } from '../common/paths.js';
+import type { DriverName } from '../drivers/driver.js';
 
 /** The forms a sandbox image is built in: one per driver family. */
 export type ImageFormat = 'docker' | 'squashfs' | 'dir' | 'sif';
@@ -29,4 +30,17 @@ const STABLE_NAMES: Record<Exclude<ImageFormat, 'docker'>, string> = {
  */
 export function defaultImageRef(format: ImageFormat, root: string = cacheDir()): string {
   return format === 'docker' ? DEFAULT_DOCKER_IMAGE : join(imagesDir(root), STABLE_NAMES[format]);
+}
+
+/**
+ * The image format each driver runs by default; undefined for drivers without an image (process)
+ * or not offered (podman). The harness builds it before placing a leg:
+ *
+ * @example
+ * const format = imageFormatFor(driver.name);
+ * if (format) await ensureImage(format, { signal });
+ */
+export function imageFormatFor(driver: DriverName): ImageFormat | undefined {
+  const formats: Partial<Record<DriverName, ImageFormat>> = { docker: 'docker', charliecloud: 'squashfs', singularity: 'sif' };
+  return formats[driver];
 }

@@ -4,6 +4,7 @@ export {
   DOCKER_IMAGE_REPOSITORY,
   IMAGE_FORMATS,
   defaultImageRef,
+  imageFormatFor,
   imagesDir,
   type ImageFormat,
 } from './image-format.js';
