@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import type { CliIo } from './cli-io.js';
+import { agentCommand } from './commands/agent.js';
 import { benchCommand } from './commands/bench.js';
 import { checkCommand } from './commands/check.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -8,8 +9,8 @@ import { serveCommand } from './commands/serve.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 
 /**
- * The `hpc-sandbox` command tree: doctor, check, bench (this folder), serve, image and agent
- * (their own owners' files). Commander never exits the process itself: usage errors surface as
+ * The `hpc-sandbox` command tree: doctor, check, bench, and serve, image and agent (each in
+ * commands/). Commander never exits the process itself: usage errors surface as
  * CommanderError for main() to turn into exit code 2.
  */
 export function createProgram(io: CliIo, version: string): Command {
@@ -35,8 +36,7 @@ ${EXIT_CODES_HELP}`,
   program.addCommand(benchCommand(io));
   program.addCommand(serveCommand());
   program.addCommand(imageCommand(io));
-  // TODO(agent owner): register `agent` here once src/cli/commands/agent.ts exports agentCommand():
-  //   program.addCommand(agentCommand(io));
+  program.addCommand(agentCommand(io));
   const configure = (command: Command): void => {
     command.exitOverride();
     command.configureOutput({

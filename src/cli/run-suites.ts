@@ -36,6 +36,10 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
   const removeHandlers = handleInterrupts(controller, io.stderr);
   const components = defaultComponents();
   const reports: RunReport[] = [];
+  // Sandboxes run as unref'd children (they must not keep a library user's process alive), so
+  // while a stop awaits a child's exit nothing else may hold the event loop: without this timer
+  // Node would end the CLI with exit code 13 (unsettled top-level await) mid-teardown.
+  const keepAlive = setInterval(() => undefined, 60_000);
   try {
     for (const { suite, legs } of suites) {
       if (controller.signal.aborted) break;
@@ -45,6 +49,7 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
       reports.push(await runSuite(suite, { command, legs, env, components, events, signal: controller.signal, benchmark }));
     }
   } finally {
+    clearInterval(keepAlive);
     removeHandlers();
     progress.close();
   }

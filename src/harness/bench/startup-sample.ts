@@ -53,9 +53,11 @@ export async function sampleStartup(options: StartupSampleOptions): Promise<Star
     sample.placedMs = sinceOrigin(placement.timestamps.placed, origin);
     await placement.waitUntilHealthy({ signal, timeoutMs });
     sample.healthyMs = sinceOrigin(placement.timestamps.healthy ?? now(), origin);
+    log('[%s] healthy after %d ms', placement.id, sample.healthyMs);
     await execUntilSuccess(placement, options.firstExec, signal);
     sample.firstExecMs = now() - origin;
     sample.ok = true;
+    log('[%s] first exec after %d ms', placement.id, sample.firstExecMs);
   } catch (error) {
     if (options.signal?.aborted) throw error;
     sample.error = deadline.aborted

@@ -34,6 +34,8 @@ export class ProgressReporter {
   #status = '';
   #statusSince = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Legs announced as skipped: their per-check "skipped" lines would only repeat the reason. */
+  readonly #skippedLegs = new Set<string>();
 
   constructor(options: ProgressOptions) {
     const env = options.env ?? process.env;
@@ -57,6 +59,7 @@ export class ProgressReporter {
         if (!this.#live) this.#line(`${legName(event.leg)}: start`);
         break;
       case 'leg:skip':
+        this.#skippedLegs.add(legName(event.leg));
         this.#line(`${p.yellow('skip')} ${legName(event.leg)}: ${event.reason}`);
         break;
       case 'check:start':
@@ -67,6 +70,7 @@ export class ProgressReporter {
         const r = event.result;
         if (r.state === 'failed') this.#line(`  ${p.red('✗')} ${legName(event.leg)} · ${r.check}: ${firstLine(r.error.message)}`);
         else if (r.state === 'degraded') this.#line(`  ${p.yellow('!')} ${legName(event.leg)} · ${r.check}: degraded: ${r.reason}`);
+        else if (r.state === 'skipped' && this.#skippedLegs.has(legName(event.leg)) && !this.#verbose) break;
         else if (this.#verbose || !this.#live) {
           const time = r.state === 'skipped' ? `skipped: ${r.reason}` : formatMs(r.durationMs);
           this.#line(`  ${r.state === 'passed' ? p.green('✓') : p.yellow('-')} ${legName(event.leg)} · ${r.check} (${time})`);
