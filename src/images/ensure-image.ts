@@ -12,7 +12,7 @@ import { DEFAULT_LANG, DEFAULT_PATH } from '../drivers/sandbox-env.js';
 import { CONTAINER_PORT, IMAGE_DATA_DIR, IMAGE_SERVER_PATH } from '../drivers/server-command.js';
 import { withLock } from './cache-lock.js';
 import { collectImageInputs, type ImageInputs } from './image-inputs.js';
-import { DEFAULT_DOCKER_IMAGE, DOCKER_IMAGE_REPOSITORY, defaultImageRef, imagesDir, type ImageFormat } from './image-format.js';
+import { DEFAULT_DOCKER_TAG, DOCKER_IMAGE_REPOSITORY, defaultImageRef, imagesDir, type ImageFormat } from './image-format.js';
 import { assembleRootfs } from './rootfs.js';
 
 const log = logger('images');
@@ -79,13 +79,18 @@ export async function ensureImage(format: ImageFormat, options: EnsureImageOptio
     const builder = new ImageBuilder(entry, inputs, progress, options.signal, env);
     const { ref, cached } = await builder.build(format, tool);
     if (format === 'docker') {
-      await new DockerEngine(dockerEndpoint(env)).tagImage(ref, DOCKER_IMAGE_REPOSITORY, DEFAULT_DOCKER_IMAGE.split(':')[1]!, options);
+      await new DockerEngine(dockerEndpoint(env)).tagImage(ref, DOCKER_IMAGE_REPOSITORY, DEFAULT_DOCKER_TAG, options);
     } else {
       await pointLink(defaultRef, ref);
     }
     const now = new Date();
     await utimes(entry, now, now).catch(() => undefined);
-    if (!cached) await pruneCache(root, inputs.hash, format === 'docker' ? new DockerEngine(dockerEndpoint(env)) : undefined, options.signal);
+    if (!cached) {
+      // Best effort: a failed clean-up (another process pruning too) must not fail a good build.
+      await pruneCache(root, inputs.hash, format === 'docker' ? new DockerEngine(dockerEndpoint(env)) : undefined, options.signal).catch((error: unknown) =>
+        log('pruning the image cache failed: %O', error),
+      );
+    }
     progress('done', `${cached ? 'cached' : 'built'} ${ref} (default ${defaultRef})`);
     return { format, ref, defaultRef, hash: inputs.hash, cached };
   }, { signal: options.signal });
@@ -102,7 +107,7 @@ export const KEEP_BUILDS = 3;
 async function pruneCache(root: string, current: string, engine: DockerEngine | undefined, signal?: AbortSignal): Promise<void> {
   const entries = await readdir(root, { withFileTypes: true });
   const hashes = entries.filter((d) => d.isDirectory() && /^[0-9a-f]{16}$/.test(d.name)).map((d) => d.name);
-  const used = await Promise.all(hashes.map(async (hash) => ({ hash, time: (await stat(join(root, hash))).mtimeMs })));
+  const used = await Promise.all(hashes.map(async (hash) => ({ hash, time: (await stat(join(root, hash)).catch(() => undefined))?.mtimeMs ?? 0 })));
   used.sort((a, b) => b.time - a.time);
   const keep = new Set([current, ...used.slice(0, KEEP_BUILDS).map((u) => u.hash)]);
   // What a default link points at stays: drivers run it when the spec names no image.

@@ -9,8 +9,11 @@ export const IMAGE_FORMATS: readonly ImageFormat[] = ['docker', 'squashfs', 'dir
 /** Repository of the offline Docker image; tags are `<content-hash>` and `local`. */
 export const DOCKER_IMAGE_REPOSITORY = 'hpc-sandbox/sandbox';
 
-/** The Docker tag the docker driver runs by default; `ensureImage('docker')` points it at the newest build. */
-export const DEFAULT_DOCKER_IMAGE = `${DOCKER_IMAGE_REPOSITORY}:local`;
+/** The tag `ensureImage('docker')` moves to the newest build. */
+export const DEFAULT_DOCKER_TAG = 'local';
+
+/** The Docker image the docker driver runs by default: `hpc-sandbox/sandbox:local`. */
+export const DEFAULT_DOCKER_IMAGE = `${DOCKER_IMAGE_REPOSITORY}:${DEFAULT_DOCKER_TAG}`;
 
 /** Folder of built images inside the cache: one sub-folder per content hash, plus stable links. */
 export function imagesDir(root: string = cacheDir()): string {

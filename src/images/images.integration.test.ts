@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, rm, stat, symlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,25 @@ describe('image cache', () => {
       expect((await stat(join(a.ref, 'tmp'))).mode & 0o7777).toBe(0o1777);
       expect(progress.filter((p) => p.step === 'rootfs')).toHaveLength(1);
       expect((await ensureImage('dir', { cacheDir, signal })).cached).toBe(true);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('after a build, keeps the 3 most recently used builds and what a default link points at', async ({ signal }) => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'hpcsb-cache-'));
+    try {
+      const images = join(cacheDir, 'images');
+      const old = ['0000000000000001', '0000000000000002', '0000000000000003', '0000000000000004'];
+      for (const [i, hash] of old.entries()) {
+        await mkdir(join(images, hash, 'rootfs'), { recursive: true });
+        const hoursAgo = new Date(Date.now() - (old.length - i) * 3_600_000);
+        await utimes(join(images, hash), hoursAgo, hoursAgo);
+      }
+      await symlink('0000000000000001/sandbox.sqfs', join(images, 'hpc-sandbox.sqfs'));
+      const built = await ensureImage('dir', { cacheDir, signal });
+      const left = (await readdir(images)).filter((name) => /^[0-9a-f]{16}$/.test(name)).sort();
+      expect(left).toEqual([...new Set(['0000000000000001', '0000000000000003', '0000000000000004', built.hash])].sort());
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
     }
