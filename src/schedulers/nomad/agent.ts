@@ -44,6 +44,8 @@ export interface LocalAgentOptions {
   ports?: { http: number; rpc: number; serf: number };
   /** Data dir (allocations live under `<dataDir>/alloc`). @default a new temp dir, removed on stop */
   dataDir?: string;
+  /** Wait for the leg's task driver to be healthy (false: a leader and a ready node suffice). @default true */
+  waitForDriver?: boolean;
   /** @default 60_000 */
   startupTimeoutMs?: number;
   signal?: AbortSignal;
@@ -109,7 +111,7 @@ export async function startLocalAgent(options: LocalAgentOptions = {}): Promise<
   const address = `http://127.0.0.1:${ports.http}`;
   const agent = new RunningAgent(child, exited, output, { address, ports, dataDir, configPath, workDir, ownsDataDir: options.dataDir === undefined });
   try {
-    const version = await waitUntilReady(agent, taskDriver, options.startupTimeoutMs ?? 60_000, options.signal);
+    const version = await waitUntilReady(agent, options.waitForDriver === false ? undefined : taskDriver, options.startupTimeoutMs ?? 60_000, options.signal);
     agent.version = version;
     agent.isDouble = version.includes(NOMAD_DOUBLE_VERSION);
     log('agent %s ready at %s', version, address);
@@ -174,7 +176,7 @@ class RunningAgent implements LocalNomadAgent {
   }
 }
 
-async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
+async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   await using client = new NomadClient({ address: agent.address, token: '' });
   let last = 'agent not answering yet';
@@ -189,7 +191,7 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver, 
     }
     if (signal?.aborted) throw new AbortedError('Starting the Nomad agent', { cause: signal.reason });
     if (Date.now() > deadline) {
-      throw new WaitTimeoutError(`nomad agent at ${agent.address} to be ready for ${taskDriver}`, timeoutMs, `${last}; agent log:\n${agent.logs(30)}`);
+      throw new WaitTimeoutError(`nomad agent at ${agent.address} to be ready` + (taskDriver ? ` for ${taskDriver}` : ''), timeoutMs, `${last}; agent log:\n${agent.logs(30)}`);
     }
   };
   // Before the HTTP listener is up nothing can block on an index: a short poll is the only way.
@@ -229,6 +231,7 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver, 
       last = nodes.length ? `node ${nodes[0]!.Name} is ${nodes[0]!.Status}` : 'no node registered yet';
       continue;
     }
+    if (!taskDriver) return version;
     const info = node.Drivers?.[taskDriver];
     if (info?.Detected && info.Healthy) return version;
     last = `driver ${taskDriver} on node ${node.Name}: detected=${info?.Detected ?? false}, healthy=${info?.Healthy ?? false}, "${info?.HealthDescription ?? 'not fingerprinted'}"`;

@@ -15,11 +15,12 @@ describe('describePlacementFailure (FailedTGAllocs)', () => {
     );
   });
 
-  it('says no node has the driver', () => {
+  it('says no node has the driver, naming it when known', () => {
     const [group, metric] = failed('evaluation-missing-drivers');
-    expect(describePlacementFailure(group, metric)).toBe(
-      `task group "sandbox" was not placed: no node has the task's driver detected and healthy (1 node filtered: "missing drivers")`,
+    expect(describePlacementFailure(group, metric, 'raw_exec')).toBe(
+      'task group "sandbox" was not placed: no node has the raw_exec driver detected and healthy (1 node filtered: "missing drivers")',
     );
+    expect(describePlacementFailure(group, metric)).toContain("no node has the task's driver detected and healthy");
   });
 
   it('names the exhausted resource', () => {

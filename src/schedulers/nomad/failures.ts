@@ -16,11 +16,12 @@ const FATAL_EVENT_TYPES = new Set([
  * ready in the datacenters asked for.
  *
  * @example
+ * `taskDriver` (the job's Nomad task driver) names the driver Nomad's "missing drivers" leaves unnamed.
  * describePlacementFailure('sandbox', { NodesEvaluated: 1, NodesExhausted: 1,
  *   DimensionExhausted: { 'network: reserved port collision http=8080': 1 } })
  * // 'task group "sandbox" was not placed: static port 8080 (label http) is already reserved ...'
  */
-export function describePlacementFailure(group: string, metric: NomadAllocMetric): string {
+export function describePlacementFailure(group: string, metric: NomadAllocMetric, taskDriver?: string): string {
   const reasons: string[] = [];
   for (const [key, nodes] of Object.entries(metric.DimensionExhausted ?? {})) {
     const collision = /reserved port collision (\S+)=(\d+)/.exec(key);
@@ -37,7 +38,8 @@ export function describePlacementFailure(group: string, metric: NomadAllocMetric
   }
   for (const [key, nodes] of Object.entries(metric.ConstraintFiltered ?? {})) {
     if (key === 'missing drivers') {
-      reasons.push(`no node has the task's driver detected and healthy (${plural(nodes, 'node')} filtered: "missing drivers")`);
+      const which = taskDriver ? `the ${taskDriver} driver` : "the task's driver";
+      reasons.push(`no node has ${which} detected and healthy (${plural(nodes, 'node')} filtered: "missing drivers")`);
     } else if (key.includes('attr.consul')) {
       reasons.push(`a Consul service needs a Consul agent (${plural(nodes, 'node')} filtered: "${key}")`);
     } else {

@@ -186,6 +186,14 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
     });
   });
 
+  describe('an agent whose docker daemon is unreachable', () => {
+    it('refuses to boot for a docker leg with the reason Nomad gives', async () => {
+      const config = join(process.cwd(), 'fixtures', 'nomad', 'docker-unreachable.hcl');
+      const starting = startLocalAgent({ driver: 'docker', env: doubleEnv, config, startupTimeoutMs: 30_000 });
+      await expect(starting).rejects.toThrowError(/docker driver is not available: .*detected=false, healthy=false, "Failed to connect to docker daemon"/);
+    });
+  });
+
   describe('an agent without raw_exec', () => {
     it('refuses to boot for a raw_exec leg and says raw_exec is disabled', async () => {
       const config = join(process.cwd(), 'fixtures', 'nomad', 'raw-exec-disabled.hcl');
@@ -195,22 +203,11 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
 
     it('fails a raw_exec placement with "missing drivers" when the agent has no raw_exec', async () => {
       const config = join(process.cwd(), 'fixtures', 'nomad', 'raw-exec-disabled.hcl');
-      // Booted for docker legs (only needs the agent up); the docker driver may be absent too.
-      await using agent = await startLocalAgentLoosely(config);
+      // Up with a leader and a ready node, not waiting for any driver: raw_exec never comes.
+      await using agent = await startLocalAgent({ driver: 'process', env: doubleEnv, config, waitForDriver: false, startupTimeoutMs: 30_000 });
       await using nomad = new NomadScheduler({ address: agent.address });
       const placing = nomad.place({ driver: getDriver('process'), spec: SPEC, ports: { mode: 'dynamic' }, name: 'nodriver' });
-      await expect(placing).rejects.toThrowError(/no node has the task's driver detected and healthy \(1 node filtered: "missing drivers"\)/);
+      await expect(placing).rejects.toThrowError('no node has the raw_exec driver detected and healthy (1 node filtered: "missing drivers")');
     });
   });
 });
-
-/** The agent with readiness checked for whichever driver the machine has, to reach "missing drivers". */
-async function startLocalAgentLoosely(config: string): Promise<LocalNomadAgent> {
-  try {
-    return await startLocalAgent({ driver: 'docker', env: doubleEnv, config, startupTimeoutMs: 30_000 });
-  } catch (error) {
-    if (!isSandboxError(error, 'HPCSB_SCHEDULER_UNAVAILABLE')) throw error;
-    throw new Error(`the double could not boot with ${config}: ${(error as Error).message}`);
-  }
-}
-

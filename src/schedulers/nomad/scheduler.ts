@@ -104,7 +104,8 @@ export class NomadScheduler implements Scheduler {
     const registered = await this.client.registerJob(job, { signal: request.signal });
     log('[%s] registered (eval %s)', jobId, registered.EvalID);
     try {
-      if (registered.EvalID) await this.#awaitEvaluation(jobId, registered.EvalID, request.signal);
+      const taskDriver = plan.kind === 'container' ? 'docker' : 'raw_exec';
+      if (registered.EvalID) await this.#awaitEvaluation(jobId, registered.EvalID, taskDriver, request.signal);
       const { alloc, address } = await this.#awaitAllocation(jobId, request.signal);
       timestamps.placed = performance.timeOrigin + performance.now();
       const placement = new NomadPlacement({
@@ -148,7 +149,7 @@ export class NomadScheduler implements Scheduler {
   }
 
   /** Waits for the register evaluation to finish; FailedTGAllocs there means "not placeable". */
-  async #awaitEvaluation(jobId: string, evalId: string, signal: AbortSignal | undefined): Promise<void> {
+  async #awaitEvaluation(jobId: string, evalId: string, taskDriver: string, signal: AbortSignal | undefined): Promise<void> {
     let evaluation: NomadEvaluation | undefined;
     let index = 0;
     const deadline = Date.now() + this.#placeTimeoutMs;
@@ -161,7 +162,7 @@ export class NomadScheduler implements Scheduler {
       const failed = Object.entries(evaluation.FailedTGAllocs ?? {});
       if (failed.length > 0) {
         const [group, metric] = failed[0]!;
-        throw new NomadPlacementError(jobId, describePlacementFailure(group, metric), undefined);
+        throw new NomadPlacementError(jobId, describePlacementFailure(group, metric, taskDriver), undefined);
       }
       if (evaluation.Status === 'failed' || evaluation.Status === 'canceled') {
         throw new NomadPlacementError(jobId, `evaluation ${evalId} ${evaluation.Status}: ${evaluation.StatusDescription ?? 'no description'}`, undefined);
