@@ -1,5 +1,6 @@
 import { delimiter } from 'node:path';
 import { logger } from '../common/logger.js';
+import { which } from '../common/which.js';
 import { UnavailableError } from '../errors.js';
 import type { Driver, DriverName, SandboxSpec } from '../drivers/driver.js';
 import { getDriver } from '../drivers/index.js';
@@ -60,7 +61,11 @@ export interface OpenSchedulerOptions {
   driver: DriverName;
 }
 
-/** Set to `1` to let a run boot the Nomad TEST DOUBLE when no real `nomad` is installed. */
+/**
+ * When no agent is reachable and no real `nomad` is installed, a run boots the Nomad TEST DOUBLE
+ * (fixtures/nomad-double), as DESIGN.md prescribes, and every report marks those legs `double`.
+ * Set this variable to `0` to skip Nomad legs instead.
+ */
 export const NOMAD_DOUBLE_ENV = 'HPC_SANDBOX_NOMAD_DOUBLE';
 
 /** The real components: drivers from src/drivers, local and Nomad schedulers, the wire client. */
@@ -110,7 +115,7 @@ async function openScheduler(
 /**
  * A reachable agent (`NOMAD_ADDR`, else the default address) is used as is. Otherwise, when the
  * suite allows booting, a local `nomad agent -dev` is started for the leg's task driver: the real
- * `nomad` on PATH, or the TEST DOUBLE when `HPC_SANDBOX_NOMAD_DOUBLE=1` (reports say so).
+ * `nomad` on PATH, else the TEST DOUBLE unless `HPC_SANDBOX_NOMAD_DOUBLE=0` (reports say so).
  */
 async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOptions): Promise<OpenedScheduler> {
   const reachable = new NomadScheduler(env.NOMAD_ADDR ? { address: env.NOMAD_ADDR } : {});
@@ -122,7 +127,7 @@ async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOption
   await reachable.close();
   if (env.NOMAD_ADDR || !bootAgent) return { available: false, reason: detection.reason ?? 'nomad: no agent reachable' };
 
-  const useDouble = env[NOMAD_DOUBLE_ENV] === '1';
+  const useDouble = env[NOMAD_DOUBLE_ENV] !== '0' && !(await which('nomad', env));
   const agentEnv = useDouble ? { ...env, PATH: `${nomadDoubleBinDir()}${delimiter}${env.PATH ?? ''}` } : env;
   let agent: LocalNomadAgent;
   try {
@@ -130,8 +135,8 @@ async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOption
   } catch (error) {
     if (signal.aborted) throw error;
     const why = error instanceof UnavailableError ? error.reason : (error as Error).message;
-    const hint = useDouble ? '' : ` (set ${NOMAD_DOUBLE_ENV}=1 to boot the test double instead)`;
-    return { available: false, reason: `nomad: no agent reachable (${detection.reason}) and booting one failed: ${why}${hint}` };
+    const what = useDouble ? 'booting the test double' : env[NOMAD_DOUBLE_ENV] === '0' ? `booting one (${NOMAD_DOUBLE_ENV}=0: no test double)` : 'booting one';
+    return { available: false, reason: `nomad: no agent reachable (${detection.reason}) and ${what} failed: ${why}` };
   }
   const scheduler = new NomadScheduler({ address: agent.address });
   log('booted %s at %s for %s legs', agent.version, agent.address, nomadTaskDriverFor(driver));
