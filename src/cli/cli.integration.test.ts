@@ -129,12 +129,12 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
     expect(processesMentioning(tmp)).toEqual([]);
   });
 
-  it('bench measures local x process in sequential and burst modes with the advised health timeout', async () => {
+  it('bench measures local x process cold (sequential, burst) and warm, with the advised health timeout', async () => {
     const suite = join(dir, 'tiny-bench.yaml');
     await writeFile(
       suite,
       'name: tiny-bench\nmatrix: { scheduler: [local], driver: [process] }\nsandbox: { slots: 1 }\n' +
-        'benchmarks:\n  startup: { modes: [sequential, burst], iterations: 3, burstSize: 3, warmup: 1 }\n' +
+        'benchmarks:\n  startup: { modes: [sequential, burst, warm], iterations: 3, burstSize: 3, warmup: 1 }\n' +
         "references:\n  '*':\n    startup.successRate: { value: 1, lower: 0, upper: null, unit: ratio }\n",
     );
     const reportDir = join(dir, 'bench-report');
@@ -144,8 +144,13 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
     expect(report.benchmarks.map((s) => [s.mode, s.stats.n, s.stats.successRate])).toEqual([
       ['sequential', 3, 1],
       ['burst', 3, 1],
+      ['warm', 3, 1],
     ]);
-    for (const series of report.benchmarks) {
+    const warm = report.benchmarks.find((s) => s.mode === 'warm')!;
+    // a warm start has no placement phases and no health-timeout advice
+    expect(warm.samples.every((s) => s.placedMs === undefined && s.healthyMs === undefined && s.firstExecMs! > 0)).toBe(true);
+    expect(warm.recommendedHealthTimeoutMs).toBeUndefined();
+    for (const series of report.benchmarks.filter((s) => s.mode !== 'warm')) {
       for (const sample of series.samples) {
         // phases are ordered: placed <= healthy <= first exec
         expect(sample.placedMs!).toBeLessThanOrEqual(sample.healthyMs!);
@@ -157,7 +162,7 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
     expect(result.stderr).toMatch(/local x process · burst: median .* health timeout/);
     expect(result.exitCode).toBe(0);
     const html = await readFile(join(reportDir, 'report.html'), 'utf8');
-    expect(html.match(/<circle class="sample"/g)).toHaveLength(6);
+    expect(html.match(/<circle class="sample"/g)).toHaveLength(9);
     expect(await readdir(tmp)).toEqual([]);
     expect(processesMentioning(tmp)).toEqual([]);
   });

@@ -5,6 +5,7 @@ import type { StartupSeries } from '../results.js';
 import type { ResolvedSuite } from '../suite/load.js';
 import { type BenchmarkLegOptions, type WarmupEvent, benchmarkLeg } from './benchmark-leg.js';
 import { firstExecVia } from './first-exec.js';
+import { openWarmSlots } from './warm-slots.js';
 import type { BenchEvent } from './startup-series.js';
 
 export interface StartupBenchmarkOptions {
@@ -12,7 +13,7 @@ export interface StartupBenchmarkOptions {
   components?: HarnessComponents;
   /** Progress of warm-ups, samples and series. */
   onEvent?: (event: BenchEvent | WarmupEvent) => void;
-  /** Pool for the `warm` mode; without it a `warm` mode in the suite is left out (logged). */
+  /** Pool for the `warm` mode. @default openWarmSlots (a SlotPool of one placement) */
   openWarmSlots?: BenchmarkLegOptions['openWarmSlots'];
 }
 
@@ -48,7 +49,7 @@ export function startupBenchmark(
         config,
         references: suite.references,
         firstExec: firstExecVia(components.client),
-        openWarmSlots: options.openWarmSlots,
+        openWarmSlots: options.openWarmSlots ?? openWarmSlots,
         onEvent: options.onEvent,
         signal,
       },
