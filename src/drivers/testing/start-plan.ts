@@ -60,7 +60,9 @@ export async function startExecPlan(plan: ExecLaunchPlan, signal?: AbortSignal):
     return left;
   };
   try {
-    const ready = await waitForReadyFile(dataDir, () => readFile(logPath, 'utf8'), signal);
+    const ready = await waitForReadyFile(dataDir, () => readFile(logPath, 'utf8'), signal, () =>
+      child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : undefined,
+    );
     const url = `http://127.0.0.1:${ready.port}`;
     return { url, dataDir, health: (s) => getHealth(url, s), stop, logs: () => readFile(logPath, 'utf8') };
   } catch (error) {
@@ -104,9 +106,16 @@ export async function startContainerPlan(plan: ContainerLaunchPlan, testLabel: s
   }
 }
 
-async function waitForReadyFile(dataDir: string, logs: () => Promise<string>, signal?: AbortSignal): Promise<{ port: number }> {
+async function waitForReadyFile(
+  dataDir: string,
+  logs: () => Promise<string>,
+  signal?: AbortSignal,
+  gone: () => string | undefined = () => undefined,
+): Promise<{ port: number }> {
   for (let attempt = 0; attempt < 300; attempt++) {
     signal?.throwIfAborted();
+    const ended = gone();
+    if (ended) throw new Error(`The server ${ended} before writing ${READY_FILE}; output:\n${await logs().catch(() => '(none)')}`);
     const text = await readFile(join(dataDir, READY_FILE), 'utf8').catch(() => undefined);
     if (text) return JSON.parse(text) as { port: number };
     await sleep(100);
