@@ -186,6 +186,21 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
     });
   });
 
+  it('a dev agent that shuts down takes its raw_exec sandboxes with it', async () => {
+    const agent = await startLocalAgent({ driver: 'process', env: doubleEnv });
+    try {
+      await using nomad = new NomadScheduler({ address: agent.address });
+      const placement = await nomad.place({ driver: getDriver('process'), spec: SPEC, ports: { mode: 'dynamic' }, name: 'orphan' });
+      await placement.waitUntilHealthy();
+      expect(await processesMentioning(agent.dataDir)).not.toEqual([]);
+      await agent.stop();
+      expect((await placement.exited).reason).toMatch(/complete|lost contact/);
+    } finally {
+      await agent.stop();
+    }
+    expect(await processesMentioning(agent.dataDir)).toEqual([]);
+  });
+
   describe('an agent whose docker daemon is unreachable', () => {
     it('refuses to boot for a docker leg with the reason Nomad gives', async () => {
       const config = join(process.cwd(), 'fixtures', 'nomad', 'docker-unreachable.hcl');
