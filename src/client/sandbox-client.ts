@@ -50,7 +50,7 @@ export interface WaitUntilHealthyOptions extends CallOptions {
   timeoutMs?: number;
   /** Bound on each probe. @default 1_000 */
   probeTimeoutMs?: number;
-  /** Longest pause between probes; pauses start at 1 ms and grow 1.5x. @default 50 */
+  /** Longest pause between probes. Pauses are 5% of the time waited so far, at least 1 ms. @default 250 */
   maxIntervalMs?: number;
 }
 
@@ -166,15 +166,16 @@ export class SandboxClient implements AsyncDisposable {
   }
 
   /**
-   * Polls `/health` until it answers 200 with `status: "ok"`. Pauses start at 1 ms and grow 1.5x
-   * up to `maxIntervalMs`, so a server that boots in 40 ms is seen within a few ms of it.
+   * Polls `/health` until it answers 200 with `status: "ok"`. Each pause is 5% of the time waited
+   * so far (at least 1 ms, at most `maxIntervalMs`): a server that boots in 60 ms is seen within
+   * 3 ms of it, one that takes a minute costs a probe every 250 ms.
    * Connection refused is expected meanwhile. Each probe is bounded by its own timeout.
    * Throws WaitTimeoutError with the last observation, or AbortedError when `signal` fires.
    */
   async waitUntilHealthy(options: WaitUntilHealthyOptions = {}): Promise<HealthResponse> {
-    const { signal, timeoutMs = 60_000, probeTimeoutMs = 1_000, maxIntervalMs = 50 } = options;
-    const deadline = performance.now() + timeoutMs;
-    let intervalMs = 1;
+    const { signal, timeoutMs = 60_000, probeTimeoutMs = 1_000, maxIntervalMs = 250 } = options;
+    const started = performance.now();
+    const deadline = started + timeoutMs;
     let attempt = 0;
     let last: string | undefined;
     for (;;) {
@@ -198,8 +199,8 @@ export class SandboxClient implements AsyncDisposable {
       }
       const left = deadline - performance.now();
       if (left <= 0) throw new WaitTimeoutError(`${this.baseUrl}/health`, timeoutMs, last);
-      await sleep(Math.min(intervalMs, left), undefined, signal ? { signal } : {}).catch(() => undefined);
-      intervalMs = Math.min(maxIntervalMs, intervalMs * 1.5);
+      const intervalMs = Math.min(maxIntervalMs, Math.max(1, (performance.now() - started) * 0.05));
+      await sleep(Math.ceil(Math.min(intervalMs, left)), undefined, signal ? { signal } : {}).catch(() => undefined);
     }
   }
 

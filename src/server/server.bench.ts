@@ -91,6 +91,7 @@ afterAll(async () => {
   const ratios = {
     exec_vs_direct_bwrap: +(median('server exec bash true (bwrap)') / median('direct bwrap spawn from node')).toFixed(3),
     boot_vs_node_e_0: +(median('server boot to healthy /health') / median('node -e 0')).toFixed(3),
+    boot_vs_node_empty_mjs: +(median('server boot to healthy /health') / median('node empty.mjs')).toFixed(3),
     parallel8_vs_direct8: +(median('server 8 slots busy (8 concurrent bash true)') / median('direct 8 concurrent bwrap spawns')).toFixed(3),
     write_read_90k_vs_fs: +(median('server write_file+read_file 90 KB') / median('fs writeFile+readFile 90 KB')).toFixed(3),
   };
@@ -119,6 +120,7 @@ describe('boot', () => {
   let bootDir: string;
   beforeAll(async () => {
     bootDir = await mkdtemp(join(tmpdir(), 'hpcsb-boot-'));
+    await writeFile(join(bootDir, 'empty.mjs'), '');
   });
   afterAll(async () => {
     await rm(bootDir, { recursive: true, force: true });
@@ -126,7 +128,7 @@ describe('boot', () => {
   bench('server boot to healthy /health', async () => {
     const port = await freePort();
     const t0 = performance.now();
-    const child = spawn(process.execPath, [serverBundlePath(), '--port', String(port), '--data-dir', bootDir, '--slots', '4'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [serverBundlePath(), '--port', String(port), '--data-dir', join(bootDir, 'data'), '--slots', '4'], { stdio: 'ignore' });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     await using probe = new SandboxClient(`http://127.0.0.1:${port}`);
     try {
@@ -140,6 +142,8 @@ describe('boot', () => {
     }
   }, BOOT_OPTIONS);
   bench('node -e 0', timed('node -e 0', () => runToClose([process.execPath, '-e', '0'])), BOOT_OPTIONS);
+  // The floor for any server file: Node loading a module from disk (not part of the target).
+  bench('node empty.mjs', timed('node empty.mjs', () => runToClose([process.execPath, join(bootDir, 'empty.mjs')])), BOOT_OPTIONS);
 });
 
 describe('parallel: 8 slots busy', () => {
