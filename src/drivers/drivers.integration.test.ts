@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeWith } from '../../test/gate.js';
+import { execOrThrow } from '../common/exec.js';
 import { ensureImage } from '../images/index.js';
 import { CharliecloudDriver } from './charliecloud/charliecloud-driver.js';
 import { DockerDriver } from './docker/docker-driver.js';
@@ -45,6 +47,15 @@ describeWith(['docker'], 'docker driver, live', () => {
     expect(detection).toMatchObject({ available: true, version: expect.stringMatching(/^Docker \d+\./) });
   });
 
+  it('without `unconfined`, Docker keeps bwrap from isolating slots (why it is the default)', async ({ signal }) => {
+    await ensureImage('docker', { signal });
+    const server = await startContainerPlan(await new DockerDriver().plan({ ...spec, unconfined: false }), `io.hpc-sandbox.test-run=${randomUUID()}`, signal);
+    started.push(server);
+    const health = await server.health(signal);
+    expect(health.status).toBe('ok');
+    expect(health.isolation?.active, `isolation: ${JSON.stringify(health.isolation)}`).toBe(false);
+  });
+
   it('runs the plan on the offline image: /health answers and bwrap works inside', async ({ signal }) => {
     await ensureImage('docker', { signal });
     const server = await startContainerPlan(await new DockerDriver().plan(spec), `io.hpc-sandbox.test-run=${randomUUID()}`, signal);
@@ -69,6 +80,27 @@ describeWith(['charliecloud'], 'charliecloud driver, live', () => {
     const health = await server.health(signal);
     expect(health).toMatchObject({ status: 'ok', slots: 2, bwrap_available: true });
     expect(health.isolation?.active, `isolation: ${JSON.stringify(health.isolation)}`).toBe(true);
+  });
+
+  it('the server sees exactly the plan environment, not the launcher environment ch-run would pass', async ({ signal }) => {
+    const { defaultRef } = await ensureImage('dir', { signal });
+    const plan = await new CharliecloudDriver().plan(
+      { ...spec, image: defaultRef, env: { PROBE: "'quoted'", DOLLAR: '$HOME:x' }, token: 'tok' },
+      { hostEnv: { ...process.env } },
+    );
+    // Same ch-run options and image, `env` instead of the server.
+    const argv = [...plan.argv.slice(0, plan.argv.indexOf('--') + 1), 'env'].map((a) => a.replace('{{dataDir}}', tmpdir()));
+    const r = await execOrThrow(argv[0]!, argv.slice(1), { env: { ...plan.env, LAUNCHER_SECRET: 'must-not-leak' }, cleanEnv: true, signal });
+    const inside = Object.fromEntries(r.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+    expect(inside).toEqual({
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: '/tmp',
+      LANG: 'C.UTF-8',
+      PROBE: "'quoted'",
+      DOLLAR: '$HOME:x',
+      HPC_SANDBOX_TOKEN: 'tok',
+      CH_RUNNING: 'Weird Al Yankovic',
+    });
   });
 });
 
