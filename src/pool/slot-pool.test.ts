@@ -114,6 +114,12 @@ describe('SlotPool', () => {
     expect(pool.stats().waiting).toBe(0);
   });
 
+  it('start() fails when no placement can start', async () => {
+    const { pool, scheduler } = makePool(1, { retryBackoffMs: 10_000 });
+    scheduler.failNext = 1;
+    await expect(pool.start()).rejects.toThrowError('SlotPool could not start any of its 1 placements: stand-in placement failed on purpose');
+  });
+
   it('quotes the last placement failure when no placement can start', async () => {
     const { pool, scheduler } = makePool(1, { retryBackoffMs: 10_000 });
     scheduler.failNext = 100;

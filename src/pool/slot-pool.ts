@@ -1,5 +1,5 @@
 import { logger } from '../common/logger.js';
-import { AbortedError, ConfigError } from '../errors.js';
+import { AbortedError, ConfigError, SandboxError } from '../errors.js';
 import type { Placement, PlacementRequest, Scheduler } from '../schedulers/scheduler.js';
 import { AcquireTimeoutError, PlacementLostError, PoolClosedError, type PoolCounts, SlotReleasedError } from './errors.js';
 import { FifoQueue, FreeList } from './free-list.js';
@@ -163,7 +163,7 @@ export class SlotPool implements AsyncDisposable {
       const starts = Array.from({ length: Math.max(0, wanted) }, () => this.#addPlacement());
       const results = await Promise.all(starts);
       if (results.length > 0 && results.every((ok) => !ok)) {
-        throw new AggregateError([], `SlotPool could not start any placement: ${this.#lastFailure}`);
+        throw new SandboxError('HPCSB_PLACEMENT_FAILED', `SlotPool could not start any of its ${results.length} placements: ${this.#lastFailure}`);
       }
     })();
     return this.#started;
@@ -372,6 +372,7 @@ export class SlotPool implements AsyncDisposable {
       log('[%s] serving %d slots at %s', placement.id, member.slots.length, placement.url);
       this.#starting--;
       for (const record of member.slots) this.#offer(record);
+      this.#scale();
       return true;
     } catch (error) {
       this.#starting--;

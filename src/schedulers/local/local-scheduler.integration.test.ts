@@ -5,7 +5,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../../../test/gate.js';
 import type { CapabilityName } from '../../../test/capabilities.js';
 import { getDriver } from '../../drivers/index.js';
-import type { DriverName, SandboxSpec } from '../../drivers/driver.js';
+import type { Driver, DriverName, SandboxSpec } from '../../drivers/driver.js';
+import { SandboxClient } from '../../client/sandbox-client.js';
 import { isSandboxError } from '../../errors.js';
 import { SlotPool } from '../../pool/slot-pool.js';
 import type { PlacementRequest } from '../scheduler.js';
@@ -149,6 +150,33 @@ for (const leg of LEGS) {
         await new Promise((r) => blocker.close(r));
       }
       expect(await readdir(base)).toEqual(before);
+    });
+
+    it.skipIf(leg.driver !== 'process')('expands $VARS in the command like a Nomad raw_exec task', async () => {
+      const processDriver = getDriver('process');
+      // The data dir given as Nomad's variable instead of the placeholder: only the shell can resolve it.
+      const viaVariable: Driver = {
+        name: 'process',
+        detect: (o) => processDriver.detect(o),
+        plan: async (spec, o) => {
+          const plan = await processDriver.plan(spec, o);
+          if (plan.kind !== 'exec') throw new Error('expected an exec plan');
+          return { ...plan, argv: plan.argv.map((a) => (a === '{{dataDir}}' ? '${NOMAD_ALLOC_DIR}/data' : a)) };
+        },
+      };
+      const placement = (await scheduler.place({ ...request(), driver: viaVariable })) as LocalPlacement;
+      try {
+        await placement.waitUntilHealthy({ timeoutMs: 60_000 });
+        const client = new SandboxClient(placement.url);
+        try {
+          expect((await client.health()).data_dir).toBe(placement.dataDir);
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await placement.stop();
+      }
+      await expectNothingLeft(placement);
     });
 
     it('serves on a free static port', async () => {

@@ -130,6 +130,11 @@ export class LocalScheduler implements Scheduler {
         onStopped: (p) => this.#placements.delete(p),
       });
       this.#placements.add(placement);
+      if (this.#closed) {
+        // close() ran while this placement was starting: it must not outlive the scheduler.
+        await placement.stop();
+        throw new SandboxError('HPCSB_PLACEMENT_FAILED', `LocalScheduler was closed while placing ${id}: stopped it`);
+      }
       log('[%s] placed: %s (%s)', id, placement.url, plan.driver);
       return placement;
     } catch (error) {
@@ -162,7 +167,7 @@ export class LocalScheduler implements Scheduler {
     });
     if (ports.mode === 'static') this.#placed(ctx, dialHost, port);
     const proc = await startProcess({
-      argv: wrapInShell(plan.argv),
+      argv: launchArgv(plan.argv, values),
       env,
       cwd: ctx.alloc.task,
       stdoutPath: ctx.alloc.stdoutPath,
@@ -326,6 +331,16 @@ function containerTask(container: RunningContainer, image: string, graceMs: numb
       }
     },
   };
+}
+
+/**
+ * The argv that starts an exec plan. With a `$` anywhere, through the shell wrapper so variables
+ * expand as in a Nomad task; without one there is nothing to expand, so the placeholders are
+ * rendered here and the program starts directly (one exec fewer on the start-up path).
+ */
+export function launchArgv(argv: readonly string[], values: PlaceholderValues): string[] {
+  if (argv.some((a) => a.includes('$'))) return wrapInShell(argv);
+  return argv.map((a) => renderPlaceholders(a, values));
 }
 
 /** The address to dial for a bind address: wildcards become loopback. */

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { launchArgv } from './local-scheduler.js';
 import { shellWord, wrapInShell } from './shell-wrapper.js';
 
 /** Runs the wrapped argv through the real /bin/sh and returns the argv the program received. */
@@ -29,5 +30,17 @@ describe('wrapInShell', () => {
     const tricky = ['$(touch /tmp/pwned)', '`id`', '*', 'a b', 'quote"d', 'back\\slash', '100$', "it's", ''];
     expect(receivedArgv(tricky, {})).toEqual(tricky);
     expect(shellWord('$(x)')).toBe('"\\$(x)"');
+  });
+});
+
+describe('launchArgv', () => {
+  const values = { port: '0', dataDir: '/alloc/data', bindHost: '127.0.0.1' };
+  it('starts the program directly when there is nothing for a shell to expand', () => {
+    expect(launchArgv(['node', 'server.mjs', '--port', '{{port}}', '--data-dir', '{{dataDir}}'], values)).toEqual([
+      'node', 'server.mjs', '--port', '0', '--data-dir', '/alloc/data',
+    ]);
+  });
+  it('goes through the shell wrapper as soon as an argument names a variable', () => {
+    expect(launchArgv(['ch-run', '-b', '$NOMAD_ALLOC_DIR/data:/data', '--port', '{{port}}'], values)[0]).toBe('/bin/sh');
   });
 });

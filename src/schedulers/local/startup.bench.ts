@@ -55,10 +55,11 @@ const now = () => performance.timeOrigin + performance.now();
 /** One startup: returns ms from launch to the first successful exec; `cleanup` is not timed. */
 type Startup = () => Promise<{ ms: number; cleanup: () => Promise<void> }>;
 
-async function firstExec(url: string): Promise<void> {
+/** `echo benchmark` in slot_0, after the health poll unless the placement already did it. */
+async function firstExec(url: string, options: { poll: boolean }): Promise<void> {
   const client = new SandboxClient(url);
   try {
-    await client.waitUntilHealthy({ timeoutMs: 120_000 });
+    if (options.poll) await client.waitUntilHealthy({ timeoutMs: 120_000 });
     const r = await client.bash('slot_0', 'echo benchmark');
     if (!r.success || !r.output.includes('benchmark')) throw new Error(`first exec on ${url} failed: ${r.error || r.output}`);
   } finally {
@@ -71,8 +72,9 @@ function oursStartup(scheduler: LocalScheduler, driver: DriverName): Startup {
     const t0 = now();
     const placement = await scheduler.place({ driver: getDriver(driver), spec: SPEC, ports: { mode: 'dynamic' } });
     try {
+      // The placement's own health poll (SandboxClient.waitUntilHealthy, raced with its exit).
       await placement.waitUntilHealthy({ timeoutMs: 120_000 });
-      await firstExec(placement.url);
+      await firstExec(placement.url, { poll: false });
     } catch (error) {
       await placement.stop();
       throw error;
@@ -111,7 +113,7 @@ function bareStartup(plan: LaunchPlan): Startup {
         await rm(dataDir, { recursive: true, force: true });
       };
       try {
-        await firstExec(`http://127.0.0.1:${port}`);
+        await firstExec(`http://127.0.0.1:${port}`, { poll: true });
       } catch (error) {
         await cleanup();
         throw error;
@@ -134,7 +136,7 @@ function bareStartup(plan: LaunchPlan): Startup {
       await rm(dataDir, { recursive: true, force: true });
     };
     try {
-      await firstExec(`http://127.0.0.1:${port}`);
+      await firstExec(`http://127.0.0.1:${port}`, { poll: true });
     } catch (error) {
       await cleanup();
       throw error;
