@@ -1,6 +1,7 @@
-export { ensureImage, dockerChanges, type EnsureImageOptions, type EnsuredImage, type ImageProgress } from './ensure-image.js';
+export { ensureImage, dockerChanges, KEEP_BUILDS, type EnsureImageOptions, type EnsuredImage, type ImageProgress } from './ensure-image.js';
 export {
   DEFAULT_DOCKER_IMAGE,
+  DEFAULT_DOCKER_TAG,
   DOCKER_IMAGE_REPOSITORY,
   IMAGE_FORMATS,
   defaultImageRef,
