@@ -403,6 +403,9 @@ export async function runSuite(suite: ResolvedSuite, options: RunOptions = {}): 
   const results: LegResult[] = [];
   const benchmarks: StartupSeries[] = [];
   let aborted = false;
+  // Teardown awaits process exits and container removals whose handles may be unref'd: hold the
+  // event loop open until the run is over, or Node would quit mid-teardown with pending promises.
+  const keepAlive = setInterval(() => undefined, 60_000);
   run.publish({ type: 'run:start', suite: { name: suite.name, path: suite.path }, legs });
   try {
     for (const leg of legs) {
@@ -433,7 +436,11 @@ export async function runSuite(suite: ResolvedSuite, options: RunOptions = {}): 
       if (aborted) break;
     }
   } finally {
-    await run.close();
+    try {
+      await run.close();
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
   const report = buildReport(suite, command, startedAt, results, benchmarks, aborted);
   run.publish({ type: 'run:end', report });
