@@ -11,7 +11,7 @@ export class CheckFailure extends SandboxError {
     message: string,
     readonly evidence?: unknown,
   ) {
-    super('HPCSB_CHECK_FAILED', `${check}: ${message}`);
+    super('HPCSB_CHECK_FAILED', message);
   }
 }
 

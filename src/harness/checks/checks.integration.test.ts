@@ -85,7 +85,7 @@ describe('checks against a local x process sandbox', () => {
     const context = await sandboxes.context(bashCheck);
     await expect(run(bashCheck, context)).resolves.toMatchObject({ state: 'passed', details: { timedOutReported: true } });
     const lossy = { ...context, client: { ...context.client, bash: async (...args: Parameters<SandboxApi['bash']>) => ({ ...(await context.client.bash(...args)), stderr: '' }) } };
-    await expect(run(bashCheck, lossy)).rejects.toThrow('bash: stderr was "", expected "to-stderr"');
+    await expect(run(bashCheck, lossy)).rejects.toThrow('stderr was "", expected "to-stderr"');
   });
 
   it('files: passes, and fails when a read comes back altered', async () => {
@@ -98,18 +98,18 @@ describe('checks against a local x process sandbox', () => {
         return read.ok ? { ...read, content: read.content.slice(0, -1) } : read;
       },
     };
-    await expect(run(filesCheck, { ...context, client: altering })).rejects.toThrow(/files: read_file "utf8.txt" returned \d+ chars differing from the \d+ written/);
+    await expect(run(filesCheck, { ...context, client: altering })).rejects.toThrow(/read_file "utf8.txt" returned \d+ chars differing from the \d+ written/);
   });
 
   it('files: fails when an escape is not refused with 403', async () => {
     const context = await sandboxes.context(filesCheck);
     const permissive: SandboxApi = { ...context.client, readFile: async () => ({ ok: true, content: 'root:x:0:0', raw: {} }) };
-    await expect(run(filesCheck, { ...context, client: permissive })).rejects.toThrow('files: read_file "utf8.txt" returned');
+    await expect(run(filesCheck, { ...context, client: permissive })).rejects.toThrow('read_file "utf8.txt" returned');
     const leaky: SandboxApi = {
       ...context.client,
       readFile: async (slot, path, options) => (path.startsWith('/') ? { ok: true, content: 'host file', raw: {} } : context.client.readFile(slot, path, options)),
     };
-    await expect(run(filesCheck, { ...context, client: leaky })).rejects.toThrow('files: read_file "/etc/hostname" was not refused with 403');
+    await expect(run(filesCheck, { ...context, client: leaky })).rejects.toThrow('read_file "/etc/hostname" was not refused with 403');
   });
 
   it('env-expansion: passes on a static port, and fails when a non-allowlisted variable leaks', async () => {
@@ -117,21 +117,21 @@ describe('checks against a local x process sandbox', () => {
     const context = await sandboxes.context(envExpansionCheck, { ports: { mode: 'static', port } });
     await expect(run(envExpansionCheck, context)).resolves.toEqual({ state: 'passed', details: { port: String(port), dataDir: context.placement.dataDir } });
     const leaking = await sandboxes.context(envExpansionCheck, { ports: { mode: 'static', port: await freePort() }, spec: { envAllowlist: ['HPC_SANDBOX_CHECK_DENIED'] } });
-    await expect(run(envExpansionCheck, leaking)).rejects.toThrow('env-expansion: host variable $HPC_SANDBOX_CHECK_DENIED is not allowlisted but arrived as "must-not-leak"');
+    await expect(run(envExpansionCheck, leaking)).rejects.toThrow('host variable $HPC_SANDBOX_CHECK_DENIED is not allowlisted but arrived as "must-not-leak"');
   });
 
   it('reset: passes, and fails when reset does nothing', async () => {
     const context = await sandboxes.context(resetCheck);
     await expect(run(resetCheck, context)).resolves.toEqual({ state: 'passed', details: { otherSlotChecked: true } });
     const noop: SandboxApi = { ...context.client, reset: async () => undefined };
-    await expect(run(resetCheck, { ...context, client: noop })).rejects.toThrow(/^reset: slot 0 still holds ".*top\.txt.*" after reset$/s);
+    await expect(run(resetCheck, { ...context, client: noop })).rejects.toThrow(/^slot 0 still holds ".*top\.txt.*" after reset$/s);
   });
 
   it('batch: passes, and fails when answers come back out of order', async () => {
     const context = await sandboxes.context(batchCheck);
     await expect(run(batchCheck, context)).resolves.toMatchObject({ state: 'passed', details: { calls: 3 } });
     const shuffled: SandboxApi = { ...context.client, batch: async (...args) => (await context.client.batch(...args)).reverse() };
-    await expect(run(batchCheck, { ...context, client: shuffled })).rejects.toThrow('batch: answer 0 is "slot 2 says 22", expected "slot 0 says 0"');
+    await expect(run(batchCheck, { ...context, client: shuffled })).rejects.toThrow('answer 0 is "slot 2 says 22", expected "slot 0 says 0"');
   });
 
   it('concurrency: passes, and fails when slots run one after another', async () => {
@@ -146,7 +146,7 @@ describe('checks against a local x process sandbox', () => {
         return next;
       },
     };
-    await expect(run(concurrencyCheck, { ...context, client: serial }, { sleepSec: 0.3 })).rejects.toThrow(/^concurrency: the 3 slots did not all run at once/);
+    await expect(run(concurrencyCheck, { ...context, client: serial }, { sleepSec: 0.3 })).rejects.toThrow(/^the 3 slots did not all run at once/);
   });
 
   it('port-binding: passes (second dynamic and a static placement), and fails when two placements share a port', async () => {
@@ -154,7 +154,7 @@ describe('checks against a local x process sandbox', () => {
     const outcome = await run(portBindingCheck, context);
     expect(outcome).toMatchObject({ state: 'passed', details: { port: context.placement.port, mode: 'dynamic' } });
     const same: CheckContext = { ...context, placeSandbox: async () => ({ placement: context.placement, client: context.client, spec: context.spec, ports: context.ports }) };
-    await expect(run(portBindingCheck, same, { static: false })).rejects.toThrow(`port-binding: two dynamic placements share port ${context.placement.port}`);
+    await expect(run(portBindingCheck, same, { static: false })).rejects.toThrow(`two dynamic placements share port ${context.placement.port}`);
   });
 
   it('isolation: DEGRADED with why when the suite turns isolation off', async () => {
@@ -183,6 +183,6 @@ describeWith(['bwrap'], 'isolation check with bubblewrap', () => {
       bash: async (slot, command, options) =>
         slot === 0 && command.includes('visible') ? { ...(await context.client.bash(slot, 'echo "visible /workspace/x"', options)) } : context.client.bash(slot, command, options),
     };
-    await expect(run(isolationCheck, { ...context, client: seeing })).rejects.toThrow('isolation: slot 0 can see a file of slot 1 at /workspace/x although bwrap is available');
+    await expect(run(isolationCheck, { ...context, client: seeing })).rejects.toThrow('slot 0 can see a file of slot 1 at /workspace/x although bwrap is available');
   });
 });

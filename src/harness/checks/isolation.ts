@@ -51,9 +51,7 @@ function isolationFacts(health: Record<string, unknown>): Record<string, unknown
 }
 
 function degradedReason(health: Record<string, unknown>): string {
-  const facts = isolationFacts(health);
-  const reason = Object.entries(facts).find(([key, value]) => key !== 'bwrap_available' && value !== undefined);
-  if (!reason) return 'bwrap_available: false in /health';
-  const [key, value] = reason;
-  return `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`;
+  const isolation = health.isolation as { reason?: unknown } | undefined;
+  if (typeof isolation?.reason === 'string' && isolation.reason) return isolation.reason;
+  return 'bwrap_available: false in /health, which gives no reason';
 }
