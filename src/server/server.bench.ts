@@ -58,6 +58,7 @@ let server: SpawnedServer;
 let client: SandboxClient;
 let direct: { config: BwrapConfig; layout: SandboxLayout; slotDirs: string[] };
 let scratch: string;
+let bootDir: string;
 const BOOT_OPTIONS = { time: 3_000, iterations: 20, warmupIterations: 3 };
 const RUN_OPTIONS = { time: 3_000, warmupIterations: 20 };
 const content90k = 'x'.repeat(89_999) + '\n';
@@ -68,6 +69,10 @@ beforeAll(async () => {
   const health = await client.waitUntilHealthy({ timeoutMs: 10_000 });
   if (!health.bwrap_available) throw new Error(`bwrap is not usable here: ${health.isolation?.reason}`);
   scratch = await mkdtemp(join(tmpdir(), 'hpcsb-bench-'));
+  // File-level on purpose: vitest bench does not run describe-level hooks before the tasks.
+  bootDir = join(scratch, 'boot');
+  await mkdir(bootDir, { recursive: true });
+  await writeFile(join(bootDir, 'empty.mjs'), '');
   const dataRoot = join(scratch, 'data');
   const slotDirs = Array.from({ length: 8 }, (_, i) => join(dataRoot, `slot_${i}`));
   await Promise.all(slotDirs.map((d) => mkdir(d, { recursive: true })));
@@ -117,14 +122,6 @@ describe('exec round trip', () => {
 });
 
 describe('boot', () => {
-  let bootDir: string;
-  beforeAll(async () => {
-    bootDir = await mkdtemp(join(tmpdir(), 'hpcsb-boot-'));
-    await writeFile(join(bootDir, 'empty.mjs'), '');
-  });
-  afterAll(async () => {
-    await rm(bootDir, { recursive: true, force: true });
-  });
   bench('server boot to healthy /health', async () => {
     const port = await freePort();
     const t0 = performance.now();
