@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../harness/results.js';
 import { checkWellFormed } from '../harness/report/testing/xml-well-formed.js';
-import { runCli } from './testing/run-cli.js';
+import { execa } from 'execa';
+import { CLI_PATH, runCli } from './testing/run-cli.js';
 
 /** Parses the CLI's --json stdout; on failure the error shows what the CLI said instead. */
 function parseReport(result: { exitCode?: number; stdout: string; stderr: string }): RunReport {
@@ -163,6 +164,31 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
     expect(result.exitCode).toBe(0);
     const html = await readFile(join(reportDir, 'report.html'), 'utf8');
     expect(html.match(/<circle class="sample"/g)).toHaveLength(9);
+    expect(await readdir(tmp)).toEqual([]);
+    expect(processesMentioning(tmp)).toEqual([]);
+  });
+
+  it('the first Ctrl-C stops the run gracefully: exit 130, the measured part reported, nothing left behind', async () => {
+    const suite = join(dir, 'long-bench.yaml');
+    await writeFile(suite, 'name: long-bench\nmatrix: { scheduler: [local], driver: [process] }\nsandbox: { slots: 1 }\nbenchmarks:\n  startup: { modes: [sequential], iterations: 500, warmup: 0 }\n');
+    const child = execa(process.execPath, [CLI_PATH, 'bench', suite, '--json'], { env: { NO_COLOR: '1', ...env() }, reject: false, stdin: 'ignore', timeout: 120_000 });
+    // Interrupt once a few starts were measured (progress lines go to stderr with --json).
+    await new Promise<void>((resolve) => {
+      let seen = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (/sequential: 500 starts/.test(seen)) setTimeout(resolve, 1_500);
+      });
+    });
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(String(result.stderr)).toContain('SIGINT: stopping placements');
+    const report = parseReport({ exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) });
+    expect(report.aborted).toBe(true);
+    expect(report.benchmarks[0]).toMatchObject({ mode: 'sequential', aborted: true });
+    expect(report.benchmarks[0]!.stats.n).toBeGreaterThan(0);
+    expect(report.benchmarks[0]!.stats.n).toBeLessThan(500);
     expect(await readdir(tmp)).toEqual([]);
     expect(processesMentioning(tmp)).toEqual([]);
   });

@@ -46,7 +46,9 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
       const events = new RunEvents();
       events.on('event', progress.handle);
       const benchmark = command === 'bench' ? startupBenchmark(suite, { components, onEvent: progress.handle }) : undefined;
-      reports.push(await runSuite(suite, { command, legs, env, components, events, signal: controller.signal, benchmark }));
+      const report = await runSuite(suite, { command, legs, env, components, events, signal: controller.signal, benchmark });
+      // A Ctrl-C during the last leg can end the run without the runner noticing; it was interrupted all the same.
+      reports.push(controller.signal.aborted && !report.aborted ? { ...report, aborted: true, summary: { ...report.summary, verdict: 'fail' } } : report);
     }
   } finally {
     clearInterval(keepAlive);

@@ -101,6 +101,8 @@ export interface StartupSeries {
   verdicts: ReferenceVerdict[];
   /** Health-check timeout an operator should configure for this leg, with how it was derived. */
   recommendedHealthTimeoutMs?: { value: number; basis: string };
+  /** The run was interrupted during this series: the figures cover the samples taken before. */
+  aborted?: boolean;
 }
 
 export interface RunReport {

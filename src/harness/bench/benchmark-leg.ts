@@ -50,7 +50,8 @@ export interface WarmupEvent {
  * The startup benchmark of one leg: `config.warmup` discarded starts, then `config.iterations`
  * cold starts per mode (sequential, staggered, burst) timed submit -> placed -> /health OK ->
  * first exec, and warm starts (acquire a slot of a running pool -> first exec) when `warm` is
- * among the modes. Each series carries reference verdicts and the advised health timeout.
+ * among the modes. Each series carries reference verdicts and the advised health timeout. On
+ * abort it returns the series measured so far (the interrupted one marked `aborted`).
  *
  * tinybench is not used here: it times a function in a loop until a time budget is spent, while
  * a start is a place/stop cycle of seconds whose phases come from the placement's own
@@ -69,12 +70,18 @@ export async function benchmarkLeg(target: LegTarget, options: BenchmarkLegOptio
       timeoutMs: target.healthTimeoutMs,
       signal: sampleSignal,
     });
-  for (let i = 0; i < config.warmup; i++) {
-    const sample = await cold(i, signal);
+  for (let i = 0; i < config.warmup && !signal?.aborted; i++) {
+    const sample = await cold(i, signal).catch((error: unknown) => {
+      if (signal?.aborted) return undefined;
+      throw error;
+    });
+    if (!sample) break;
     options.onEvent?.({ type: 'bench:warmup', leg: target.leg, index: i, count: config.warmup, sample });
   }
   const series: StartupSeries[] = [];
   for (const mode of config.modes) {
+    // Interrupted: keep what was measured, start nothing new.
+    if (signal?.aborted) break;
     const plan = modePlan(mode, config);
     const evaluate = evaluateStartupReferences(options.references, target.leg, mode);
     if (mode !== 'warm') {

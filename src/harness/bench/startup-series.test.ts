@@ -87,18 +87,27 @@ describe('runSeries', () => {
     expect(maxRunning).toBeGreaterThan(1);
   });
 
-  it('stops when aborted and says so', async () => {
+  it('stops when aborted and keeps the samples already taken, marked aborted', async () => {
     const controller = new AbortController();
-    const run = runSeries({
+    const series = await runSeries({
       leg,
       plan: { mode: 'sequential', count: 5 },
       signal: controller.signal,
       sample: async (i) => {
-        if (i === 1) controller.abort();
-        return okSample(10);
+        if (i === 2) controller.abort();
+        return okSample(100 * (i + 1));
       },
     });
-    await expect(run).rejects.toMatchObject({ code: 'HPCSB_ABORTED' });
+    // #0 and #1 finished before the abort; #2 was in flight and returned, #3 never started
+    expect(series.aborted).toBe(true);
+    expect(series.samples.map((s) => s.firstExecMs)).toEqual([100, 200, 300]);
+    expect(series.stats.n).toBe(3);
+  });
+
+  it('rethrows a sampler error that is not an abort', async () => {
+    await expect(
+      runSeries({ leg, plan: { mode: 'burst', count: 2 }, sample: async () => Promise.reject(new Error('bug in sampler')) }),
+    ).rejects.toThrow('bug in sampler');
   });
 });
 

@@ -38,7 +38,8 @@ export type SeriesFigures = Record<string, number>;
  * Takes `plan.count` samples in the plan's mode and summarises them: `sequential` one after the
  * other, `staggered` launching one every `staggerMs` without waiting for the previous, `burst`
  * `burstSize` at once (round after round until `count`), `warm` one after the other (each is an
- * acquire from a running pool).
+ * acquire from a running pool). When `signal` aborts, the series returns early, summarising the
+ * samples already taken and marked `aborted`.
  */
 export async function runSeries(options: SeriesOptions): Promise<StartupSeries> {
   const { leg, plan, signal } = options;
@@ -51,14 +52,34 @@ export async function runSeries(options: SeriesOptions): Promise<StartupSeries> 
     samples[index] = sample;
     options.onEvent?.({ type: 'bench:sample', leg, mode: plan.mode, index, count, sample });
   };
+  try {
+    await launchAll(plan, take, signal);
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    // Interrupted: what was measured so far still counts (the sample in flight does not).
+    const taken = samples.filter((s): s is StartupSample => s !== undefined);
+    const partial: StartupSeries = { ...summariseSeries(leg, plan.mode, taken, options.evaluate), aborted: true };
+    options.onEvent?.({ type: 'bench:end', series: partial });
+    return partial;
+  }
+  const series = summariseSeries(leg, plan.mode, samples, options.evaluate);
+  options.onEvent?.({ type: 'bench:end', series });
+  return series;
+}
+
+/** Calls `take(0..count-1)` in the plan's mode: in turn, staggered, or in burst rounds. */
+async function launchAll(plan: ModePlan, take: (index: number) => Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  const count = plan.count;
   if (plan.mode === 'sequential' || plan.mode === 'warm') {
     for (let i = 0; i < count; i++) await take(i);
   } else if (plan.mode === 'staggered') {
     const gapMs = plan.staggerMs ?? 200;
-    await settleAll(Array.from({ length: count }, async (_, i) => {
-      await sleep(i * gapMs, signal);
-      await take(i);
-    }));
+    await settleAll(
+      Array.from({ length: count }, async (_, i) => {
+        await sleep(i * gapMs, signal);
+        await take(i);
+      }),
+    );
   } else {
     const size = Math.max(1, plan.burstSize ?? count);
     for (let first = 0; first < count; first += size) {
@@ -66,9 +87,6 @@ export async function runSeries(options: SeriesOptions): Promise<StartupSeries> 
       await settleAll(round.map((i) => take(i)));
     }
   }
-  const series = summariseSeries(leg, plan.mode, samples, options.evaluate);
-  options.onEvent?.({ type: 'bench:end', series });
-  return series;
 }
 
 /** Statistics, per-phase statistics, reference verdicts and the recommended health timeout of a series. */

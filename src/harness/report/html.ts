@@ -33,7 +33,7 @@ svg .phase-placed{fill:#8250df}svg .phase-healthy{fill:#0969da}svg .phase-first-
 export function renderHtml(report: RunReport): string {
   const { summary } = report;
   const body: string[] = [];
-  body.push(`<h1>hpc-sandbox ${escapeHtml(report.command)}: ${escapeHtml(report.suite.name)} <span class="verdict ${summary.verdict}">${summary.verdict.toUpperCase()}</span></h1>`);
+  body.push(`<h1>hpc-sandbox ${escapeHtml(report.command)}: ${escapeHtml(report.suite.name)} <span class="verdict ${summary.verdict}">${summary.verdict.toUpperCase()}${report.aborted ? ' (interrupted)' : ''}</span></h1>`);
   body.push(
     `<p class="meta">${escapeHtml(report.suite.path)} · host ${escapeHtml(report.host.hostname)} (${escapeHtml(report.host.platform)}/${escapeHtml(report.host.arch)}, Node ${escapeHtml(report.host.node)}, ${report.host.cpus} CPUs) · ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)} · ${escapeHtml(report.tool.name)} ${escapeHtml(report.tool.version)}</p>`,
   );
@@ -84,7 +84,7 @@ function benchmarkSection(report: RunReport): string {
   const series = report.benchmarks;
   const rows = series.map(
     (s) =>
-      `<tr><td>${escapeHtml(s.name)}</td><td>${s.mode}</td><td class="num">${s.stats.n}</td><td class="num">${formatPercent(s.stats.successRate)}</td>` +
+      `<tr><td>${escapeHtml(s.name)}</td><td>${s.mode}${s.aborted ? ' (interrupted)' : ''}</td><td class="num">${s.stats.n}</td><td class="num">${formatPercent(s.stats.successRate)}</td>` +
       `<td class="num">${formatMs(s.phases.placed?.median)}</td><td class="num">${formatMs(s.phases.healthy?.median)}</td>` +
       `<td class="num">${formatMs(s.stats.median)}</td><td class="num">${formatMs(s.stats.p95)}</td><td class="num">${formatMs(s.stats.p99)}</td>` +
       `<td class="num">${s.recommendedHealthTimeoutMs ? formatMs(s.recommendedHealthTimeoutMs.value) : '–'}</td></tr>`,

@@ -10,7 +10,7 @@ export function renderMarkdown(report: RunReport): string {
   const { summary } = report;
   const out: string[] = [];
   const icon = summary.verdict === 'pass' ? '✅' : '❌';
-  out.push(`## ${icon} hpc-sandbox ${report.command}: ${cell(report.suite.name)} — ${summary.verdict.toUpperCase()}`);
+  out.push(`## ${icon} hpc-sandbox ${report.command}: ${cell(report.suite.name)} — ${summary.verdict.toUpperCase()}${report.aborted ? ' (interrupted)' : ''}`);
   out.push('');
   out.push(
     `Legs: ${summary.legs.passed} passed, ${summary.legs.failed} failed, ${summary.legs.skipped} skipped. ` +
@@ -35,7 +35,7 @@ export function renderMarkdown(report: RunReport): string {
       const beyond = judged.filter((v) => v.state === 'beyond');
       const refs = judged.length === 0 ? '–' : beyond.length === 0 ? `✅ ${judged.length} within` : `❌ ${beyond.map((v) => cell(v.message)).join('<br>')}`;
       out.push(
-        `| ${cell(s.name)} | ${s.mode} | ${s.stats.n} | ${formatPercent(s.stats.successRate)} | ${formatMs(s.stats.median)} | ${formatMs(s.stats.p95)} | ${formatMs(s.stats.p99)} | ` +
+        `| ${cell(s.name)} | ${s.mode}${s.aborted ? ' (interrupted)' : ''} | ${s.stats.n} | ${formatPercent(s.stats.successRate)} | ${formatMs(s.stats.median)} | ${formatMs(s.stats.p95)} | ${formatMs(s.stats.p99)} | ` +
           `${formatMs(s.phases.placed?.median)} | ${formatMs(s.phases.healthy?.median)} | ${refs} | ${s.recommendedHealthTimeoutMs ? formatMs(s.recommendedHealthTimeoutMs.value) : '–'} |`,
       );
     }

@@ -42,3 +42,14 @@ describe('formatMs', () => {
     expect([formatMs(3.25), formatMs(850), formatMs(1_240), formatMs(125_000), formatMs(NaN)]).toEqual(['3.3 ms', '850 ms', '1.24 s', '2 min 5 s', '–']);
   });
 });
+
+describe('renderSummaryTable of an interrupted run', () => {
+  it('says INTERRUPTED and marks the interrupted series', () => {
+    const report = sampleReport();
+    report.aborted = true;
+    report.benchmarks[0]!.aborted = true;
+    const out = renderSummaryTable(report);
+    expect(out).toMatch(/^INTERRUPTED {2}legs:/m);
+    expect(out).toMatch(/local x process\s+sequential \(interrupted\)\s+13/);
+  });
+});

@@ -27,7 +27,7 @@ export function renderSummaryTable(report: RunReport, paint: Painter = painter(f
     for (const series of report.benchmarks) {
       rows.push([
         series.name,
-        series.mode,
+        series.mode + (series.aborted ? ' (interrupted)' : ''),
         String(series.stats.n),
         formatPercent(series.stats.successRate),
         formatMs(series.stats.median),
@@ -43,8 +43,9 @@ export function renderSummaryTable(report: RunReport, paint: Painter = painter(f
   }
   const { legs, checks, verdict } = report.summary;
   out.push('');
+  const headline = report.aborted ? paint.red(paint.bold('INTERRUPTED')) : verdict === 'pass' ? paint.green(paint.bold('PASS')) : paint.red(paint.bold('FAIL'));
   out.push(
-    `${verdict === 'pass' ? paint.green(paint.bold('PASS')) : paint.red(paint.bold('FAIL'))}  ` +
+    `${headline}  ` +
       `legs: ${legs.passed} passed, ${legs.failed} failed, ${legs.skipped} skipped; ` +
       `checks: ${checks.passed} passed, ${checks.degraded} degraded, ${checks.failed} failed, ${checks.skipped} skipped`,
   );
