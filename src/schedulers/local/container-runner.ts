@@ -1,11 +1,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { logger } from '../../common/logger.js';
+import { SESSION_ID_LABEL } from '../../drivers/labels.js';
 
 const log = logger('scheduler:local:container');
 
-/** Label carried by every container this project starts; its value is the session id. */
-export const SESSION_LABEL = 'io.hpc-sandbox.session-id';
+/** Label carried by every container this project starts; its value is the session id (the drivers' `SESSION_ID_LABEL`). */
+export const SESSION_LABEL = SESSION_ID_LABEL;
 
 export interface ContainerExit {
   exitCode: number | null;

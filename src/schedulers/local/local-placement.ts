@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tail } from '../../common/exec.js';
 import { logger } from '../../common/logger.js';
@@ -126,6 +127,7 @@ export class LocalPlacement implements Placement {
   /** Synchronous last resort (process exit): kill the task, remove the alloc dir. */
   killNow(): void {
     this.#task.killNow();
+    if (!this.#init.keepAllocDir) rmSync(this.allocDir, { recursive: true, force: true, maxRetries: 2 });
   }
 
   stop(): Promise<void> {

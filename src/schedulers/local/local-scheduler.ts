@@ -8,6 +8,7 @@ import { tail } from '../../common/exec.js';
 import { logger } from '../../common/logger.js';
 import type { ContainerLaunchPlan, Detection, ExecLaunchPlan, LaunchPlan, PlaceholderValues } from '../../drivers/driver.js';
 import { renderPlaceholders } from '../../drivers/driver.js';
+import { LABEL_PREFIX, sessionId } from '../../drivers/labels.js';
 import { SandboxError } from '../../errors.js';
 import type { Placement, PlacementEvent, PlacementExit, PlacementRequest, PlacementTimestamps, Scheduler } from '../scheduler.js';
 import { type HealthProbe, PlacementExitedError } from '../wait-healthy.js';
@@ -23,7 +24,7 @@ import { PLACEHOLDER_VARIABLES, wrapInShell } from './shell-wrapper.js';
 const log = logger('scheduler:local');
 
 /** Label naming the placement a container belongs to. */
-export const PLACEMENT_LABEL = 'io.hpc-sandbox.placement-id';
+export const PLACEMENT_LABEL = `${LABEL_PREFIX}.placement-id`;
 
 /** The Nomad-like task name used in alloc dir paths, log names and NOMAD_TASK_NAME. */
 export const TASK_NAME = 'sandbox-server';
@@ -35,7 +36,7 @@ export interface LocalSchedulerOptions {
   keepAllocDir?: boolean;
   /** Address exec-plan servers bind (`{{bindHost}}`). @default '127.0.0.1' */
   bindHost?: string;
-  /** Labels every container (`io.hpc-sandbox.session-id`) so leftovers can be swept. @default a random UUID */
+  /** Labels every container (`io.hpc-sandbox.session-id`) so leftovers can be swept. @default the process's `sessionId()` (`HPC_SANDBOX_SESSION_ID` or a random UUID) */
   sessionId?: string;
   /** SIGTERM (or `docker stop`) grace before SIGKILL. @default 5_000 */
   stopGraceMs?: number;
@@ -70,7 +71,7 @@ export class LocalScheduler implements Scheduler {
 
   constructor(options: LocalSchedulerOptions = {}) {
     this.#options = options;
-    this.sessionId = options.sessionId ?? randomUUID();
+    this.sessionId = options.sessionId ?? sessionId();
   }
 
   /** The base dir of alloc dirs (created on first use). */
@@ -215,7 +216,7 @@ export class LocalScheduler implements Scheduler {
         hostIp: '127.0.0.1',
         binds: plan.binds.map((b) => ({ ...b, source: render(b.source) })),
         securityOpts: plan.securityOpts,
-        labels: { ...plan.labels, [SESSION_LABEL]: this.sessionId, [PLACEMENT_LABEL]: ctx.id, 'io.hpc-sandbox.scheduler': 'local' },
+        labels: { ...plan.labels, [SESSION_LABEL]: this.sessionId, [PLACEMENT_LABEL]: ctx.id, [`${LABEL_PREFIX}.scheduler`]: 'local' },
         stdoutPath: ctx.alloc.stdoutPath,
         stderrPath: ctx.alloc.stderrPath,
       });
