@@ -13,7 +13,7 @@ import { parseSuite } from './suite/load.js';
  * what they were asked and whether they were stopped, a client that answers like a server
  * without bwrap (so the isolation check reports DEGRADED).
  */
-function standIns(options: { missing?: DriverName[]; placeFails?: boolean; imageUnavailable?: DriverName[] } = {}) {
+function standIns(options: { missing?: DriverName[]; placeFails?: boolean; imageUnavailable?: DriverName[]; healthHangs?: boolean } = {}) {
   const placements: Array<{ request: PlacementRequest; stopped: boolean; plannedEnv?: Record<string, string> }> = [];
   const driver = (name: DriverName): Driver => ({
     name,
@@ -63,7 +63,7 @@ function standIns(options: { missing?: DriverName[]; placeFails?: boolean; image
   };
   const ok = (stdout = ''): BashOutcome => ({ success: true, output: stdout, stdout, stderr: '', exitCode: 0, timedOut: false, raw: {} });
   const client = (): SandboxApi => ({
-    health: async () => ({ status: 'ok', slots: 2, bwrap_available: false, isolation: { reason: 'bwrap: setting up uid map: Permission denied' } }),
+    health: async () => (options.healthHangs ? new Promise<never>(() => undefined) : { status: 'ok', slots: 2, bwrap_available: false, isolation: { reason: 'bwrap: setting up uid map: Permission denied' } }) as never,
     bash: async (_slot, command) => ok(command.startsWith('pwd') ? '/data/slot_1\n' : ''),
     batch: async (calls) => calls.map(() => ok()),
     readFile: async () => ({ ok: true, content: '', raw: {} }),
@@ -196,6 +196,19 @@ describe('runSuite', () => {
     expect(report.summary.verdict).toBe('fail');
     expect(report.legs.map((l) => l.name)).toEqual(['local x process']);
     expect(placements.length).toBeGreaterThan(0);
+    expect(placements.every((p) => p.stopped)).toBe(true);
+  });
+});
+
+describe('a check that ignores its signal', () => {
+  it('is abandoned when the run is cancelled, and the leg is still torn down', async () => {
+    const { components, placements } = standIns({ healthHangs: true });
+    const controller = new AbortController();
+    const events = new RunEvents();
+    events.on('check:start', () => setTimeout(() => controller.abort(new Error('Ctrl-C')), 20));
+    const report = await runSuite(parseSuite(SUITE, 'unit.yaml'), { components, events, env: {}, signal: controller.signal, checks: ['isolation'] });
+    expect(report.aborted).toBe(true);
+    expect(report.legs[0]?.checks[0]).toMatchObject({ state: 'failed', error: { message: 'aborted: Ctrl-C' } });
     expect(placements.every((p) => p.stopped)).toBe(true);
   });
 });

@@ -26,6 +26,9 @@ import { sandboxSpecFor, type ResolvedSuite, type SuiteCheck, type SuiteLeg } fr
 
 const log = logger('harness:runner');
 
+/** Longest a single check may run: a hung sandbox fails its check instead of hanging the run. */
+export const CHECK_TIMEOUT_MS = 180_000;
+
 export interface RunOptions {
   /** Cancels the run (Ctrl-C, test timeout): everything started is torn down, the report says aborted. */
   signal?: AbortSignal;
@@ -288,16 +291,19 @@ export class LegSession {
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     if (!check) return { check: entry.name, state: 'failed', durationMs: 0, error: { message: `unknown check ${JSON.stringify(entry.name)}` } };
     const sandbox = this.sandbox as PlacedSandbox;
+    const limit = AbortSignal.timeout(CHECK_TIMEOUT_MS);
+    const checkSignal = AbortSignal.any([signal, limit]);
     const context: CheckContext = {
       ...sandbox,
       leg: { scheduler: this.leg.scheduler, driver: this.leg.driver },
-      signal,
+      signal: checkSignal,
       hostEnv: (this.prepared as PreparedLeg).hostEnv,
-      placeSandbox: (overrides = {}) => this.place(overrides, signal),
+      placeSandbox: (overrides = {}) => this.place(overrides, checkSignal),
     };
     try {
       const options = check.options.parse(entry.options ?? {});
-      const outcome = await check.run(context, options);
+      // A check that ignores its signal must not hang the run: stop waiting when the signal fires.
+      const outcome = await raceAbort(check.run(context, options), checkSignal);
       if (outcome.state === 'skipped') return { check: check.name, state: 'skipped', reason: outcome.reason };
       if (outcome.state === 'degraded') {
         if (check.name === 'isolation' && this.#run.requirements.requiresBwrap) {
@@ -312,7 +318,14 @@ export class LegSession {
       }
       return { check: check.name, state: 'passed', durationMs: elapsed(), details: outcome.details };
     } catch (error) {
-      const message = signal.aborted && !isSandboxError(error, 'HPCSB_CHECK_FAILED') ? `aborted: ${(error as Error).message}` : (error as Error).message;
+      const why = (error as Error).message;
+      const message = isSandboxError(error, 'HPCSB_CHECK_FAILED')
+        ? why
+        : limit.aborted && !signal.aborted
+          ? `${check.name} did not finish within ${CHECK_TIMEOUT_MS} ms: ${why}`
+          : signal.aborted
+            ? `aborted: ${why}`
+            : why;
       return {
         check: check.name,
         state: 'failed',
@@ -374,6 +387,16 @@ export class LegSession {
     this.#run.publish({ type: 'leg:end', leg: this.leg, result: this.#result });
     return this.#result;
   }
+}
+
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
 
 function withNeeds(spec: SandboxSpec, needs: SpecNeeds[]): SandboxSpec {
