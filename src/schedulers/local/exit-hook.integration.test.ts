@@ -35,9 +35,9 @@ describeWith([], 'local scheduler exit hook', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`stops every placement when the parent gets ${signal}`, async () => {
-      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const signal of ['SIGINT', 'SIGTERM', 'exit'] as const) {
+    it(signal === 'exit' ? 'kills every placement and removes its dirs when the parent exits without stopping them' : `stops every placement when the parent gets ${signal}`, async () => {
+      const child = spawn(process.execPath, [script, signal], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -56,9 +56,14 @@ describeWith([], 'local scheduler exit hook', () => {
         expect(processGroupMembers(where.processGroup).length).toBeGreaterThan(0);
         expect(await exists(where.allocDir)).toBe(true);
 
-        child.kill(signal);
-        // The hook stops the placements, then re-raises the signal: the parent dies of it.
-        expect(await exited).toEqual({ code: null, signal });
+        if (signal === 'exit') {
+          child.kill('SIGUSR1');
+          expect(await exited).toEqual({ code: 0, signal: null });
+        } else {
+          child.kill(signal);
+          // The hook stops the placements, then re-raises the signal: the parent dies of it.
+          expect(await exited).toEqual({ code: null, signal });
+        }
         expect(processGroupMembers(where.processGroup)).toEqual([]);
         expect(await exists(where.allocDir)).toBe(false);
         expect(await exists(where.baseDir)).toBe(false);

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -66,6 +67,7 @@ export class LocalScheduler implements Scheduler {
   readonly #starting = new Set<{ task?: LocalTask }>();
   #baseDir: Promise<string> | undefined;
   #ownsBaseDir = false;
+  #baseDirPath: string | undefined;
   #closed = false;
   #unregister: (() => void) | undefined;
 
@@ -82,7 +84,8 @@ export class LocalScheduler implements Scheduler {
         return this.#options.baseDir;
       }
       this.#ownsBaseDir = true;
-      return mkdtemp(join(tmpdir(), 'hpc-sandbox-local-'));
+      this.#baseDirPath = await mkdtemp(join(tmpdir(), 'hpc-sandbox-local-'));
+      return this.#baseDirPath;
     })();
     return this.#baseDir;
   }
@@ -240,9 +243,13 @@ export class LocalScheduler implements Scheduler {
     ctx.events.push({ time: ctx.timestamps.placed, type: 'placed', message: `${host}:${port}` });
   }
 
+  /** Process exit: SIGKILL, `docker rm -f`, and remove the dirs, all synchronously. */
   #killNow(): void {
     for (const p of this.#placements) p.killNow();
     for (const s of this.#starting) s.task?.killNow();
+    if (this.#ownsBaseDir && this.#baseDirPath && !this.#options.keepAllocDir) {
+      rmSync(this.#baseDirPath, { recursive: true, force: true, maxRetries: 2 });
+    }
   }
 
   /** Stops every placement this scheduler made; removes the base dir when it made it. */
