@@ -60,7 +60,7 @@ ${body.join('\n')}
 function legsSection(report: RunReport): string {
   const rows = report.legs.map((leg) => {
     const double = leg.double ? ' <span class="double">test double</span>' : '';
-    const versions = [leg.versions?.driver, leg.versions?.scheduler].filter(Boolean).map((v) => escapeHtml(v!)).join('<br>');
+    const versions = [leg.versions?.driver && `driver: ${leg.versions.driver}`, leg.versions?.scheduler && `scheduler: ${leg.versions.scheduler}`].filter(Boolean).map((v) => escapeHtml(v!)).join('<br>');
     const checks = leg.checks.length
       ? `<details><summary>${leg.checks.length} checks</summary><table>${leg.checks.map(checkRow).join('')}</table></details>`
       : '–';
