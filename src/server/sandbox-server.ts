@@ -1,5 +1,5 @@
 import { mkdirSync, realpathSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, TOOLS } from '../protocol/constants.js';
@@ -241,6 +241,8 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
     }
   };
 
+  // Loaded here, after the probe was spawned, so loading node:http overlaps the probe.
+  const { createServer } = await import('node:http');
   const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -252,7 +254,7 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
   port = (server.address() as AddressInfo).port;
   const url = `http://${connectableHost(options.host)}:${port}`;
   await writeReadyFile(dataDir, { port, host: options.host, pid: process.pid, version: SERVER_VERSION, url, data_dir: dataDir, slots: options.slots });
-  log(`listening on ${url} with ${options.slots} slots in ${dataDir}`);
+  log(`listening on ${url} with ${options.slots} slots in ${dataDir}, ${performance.now().toFixed(1)} ms after process start`);
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {

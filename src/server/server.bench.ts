@@ -5,6 +5,8 @@
  * - boot to the first healthy /health vs `node -e 0` (target: <= 1.3x);
  * - 8 slots busy at once vs 8 direct sandboxes at once;
  * - a 90 KB write_file + read_file round trip vs fs in process.
+ * Ratios against the targets come from paired samples (server and baseline back to back,
+ * alternating), which a shared, loaded machine skews far less than separate task phases.
  * vitest prints its own table; this file also prints median/P95 and the ratios, and writes them
  * to results/server-bench.json. Run: npm run bench:server
  */
@@ -28,6 +30,37 @@ function timed<T>(name: string, fn: () => Promise<T>): () => Promise<T> {
     list.push(performance.now() - t0);
     samples.set(name, list);
     return result;
+  };
+}
+
+/**
+ * Runs `a` and `b` back to back, alternating which goes first, and records both durations and
+ * their ratio. Paired samples cancel the load drift of a shared machine that separate task
+ * phases (all of `a`, then all of `b`) suffer from.
+ */
+let flip = false;
+function paired(name: string, a: () => Promise<unknown>, b: () => Promise<unknown>): () => Promise<void> {
+  return async () => {
+    flip = !flip;
+    const measure = async (fn: () => Promise<unknown>) => {
+      const t0 = performance.now();
+      await fn();
+      return performance.now() - t0;
+    };
+    let ta: number;
+    let tb: number;
+    if (flip) {
+      ta = await measure(a);
+      tb = await measure(b);
+    } else {
+      tb = await measure(b);
+      ta = await measure(a);
+    }
+    for (const [key, value] of [[`${name}: server`, ta], [`${name}: baseline`, tb], [`${name}: ratio`, ta / tb]] as const) {
+      const list = samples.get(key) ?? [];
+      list.push(value);
+      samples.set(key, list);
+    }
   };
 }
 
@@ -94,6 +127,8 @@ afterAll(async () => {
   });
   const median = (name: string) => rows.find((r) => r.name === name)?.median_ms ?? NaN;
   const ratios = {
+    exec_vs_direct_bwrap_paired: median('exec pair: ratio'),
+    boot_vs_node_e_0_paired: median('boot pair: ratio'),
     exec_vs_direct_bwrap: +(median('server exec bash true (bwrap)') / median('direct bwrap spawn from node')).toFixed(3),
     boot_vs_node_e_0: +(median('server boot to healthy /health') / median('node -e 0')).toFixed(3),
     boot_vs_node_empty_mjs: +(median('server boot to healthy /health') / median('node empty.mjs')).toFixed(3),
@@ -112,32 +147,41 @@ afterAll(async () => {
   );
 });
 
+const serverExec = async (): Promise<void> => {
+  const r = await client.bash('slot_0', 'true');
+  if (!r.success || r.metadata.sandboxed !== true) throw new Error(`exec failed: ${JSON.stringify(r)}`);
+};
+const directExec = (): Promise<void> => runToClose(bwrapArgv(direct.config, direct.layout, direct.slotDirs[0]!, 'true', true));
+
+async function bootServer(): Promise<number> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [serverBundlePath(), '--port', String(port), '--data-dir', join(bootDir, 'data'), '--slots', '4'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const probe = new SandboxClient(`http://127.0.0.1:${port}`);
+  try {
+    await probe.waitUntilHealthy({ timeoutMs: 10_000 });
+    return performance.now() - t0;
+  } finally {
+    await probe.close();
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
 describe('exec round trip', () => {
-  bench('server exec bash true (bwrap)', timed('server exec bash true (bwrap)', async () => {
-    const r = await client.bash('slot_0', 'true');
-    if (!r.success || r.metadata.sandboxed !== true) throw new Error(`exec failed: ${JSON.stringify(r)}`);
-  }), RUN_OPTIONS);
-  bench('direct bwrap spawn from node', timed('direct bwrap spawn from node', () =>
-    runToClose(bwrapArgv(direct.config, direct.layout, direct.slotDirs[0]!, 'true', true))), RUN_OPTIONS);
+  bench('paired: server exec vs direct bwrap (alternating)', paired('exec pair', serverExec, directExec), RUN_OPTIONS);
+  bench('server exec bash true (bwrap)', timed('server exec bash true (bwrap)', serverExec), RUN_OPTIONS);
+  bench('direct bwrap spawn from node', timed('direct bwrap spawn from node', directExec), RUN_OPTIONS);
 });
 
 describe('boot', () => {
   bench('server boot to healthy /health', async () => {
-    const port = await freePort();
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [serverBundlePath(), '--port', String(port), '--data-dir', join(bootDir, 'data'), '--slots', '4'], { stdio: 'ignore' });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    await using probe = new SandboxClient(`http://127.0.0.1:${port}`);
-    try {
-      await probe.waitUntilHealthy({ timeoutMs: 10_000 });
-      const list = samples.get('server boot to healthy /health') ?? [];
-      list.push(performance.now() - t0);
-      samples.set('server boot to healthy /health', list);
-    } finally {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    const list = samples.get('server boot to healthy /health') ?? [];
+    list.push(await bootServer());
+    samples.set('server boot to healthy /health', list);
   }, BOOT_OPTIONS);
+  bench('paired: server boot vs node -e 0 (alternating)', paired('boot pair', bootServer, () => runToClose([process.execPath, '-e', '0'])), BOOT_OPTIONS);
   bench('node -e 0', timed('node -e 0', () => runToClose([process.execPath, '-e', '0'])), BOOT_OPTIONS);
   // The floor for any server file: Node loading a module from disk (not part of the target).
   bench('node empty.mjs', timed('node empty.mjs', () => runToClose([process.execPath, join(bootDir, 'empty.mjs')])), BOOT_OPTIONS);
