@@ -1,5 +1,8 @@
 import type { Statistics } from '../results.js';
 
+/** How the advised timeout is derived, as reports print it. */
+export const HEALTH_TIMEOUT_RULE = 'max(2 x P99, P99 + 1 s) of submit -> /health OK, rounded up to a whole second';
+
 /** Added to P99 so a fast leg still gets a timeout that tolerates a slow node. */
 const MIN_HEADROOM_MS = 1_000;
 
@@ -21,8 +24,6 @@ export function recommendHealthTimeout(
   const successful = Math.round(healthy.n * healthy.successRate);
   return {
     value,
-    basis:
-      `max(2 x P99, P99 + 1 s) of submit -> /health OK, rounded up to a whole second ` +
-      `(P99 ${p99.toFixed(0)} ms over ${successful} of ${healthy.n} starts)`,
+    basis: `${HEALTH_TIMEOUT_RULE} (P99 ${p99.toFixed(0)} ms over ${successful} of ${healthy.n} starts)`,
   };
 }

@@ -61,11 +61,11 @@ export async function sampleStartup(options: StartupSampleOptions): Promise<Star
   } catch (error) {
     if (options.signal?.aborted) throw error;
     sample.error = deadline.aborted
-      ? `no successful exec within ${timeoutMs} ms (${describe(error)})`
-      : describe(error);
+      ? `no successful exec within ${timeoutMs} ms (${describeError(error)})`
+      : describeError(error);
     log('start failed: %s', sample.error);
   } finally {
-    await placement?.stop().catch((error: unknown) => log('stop failed: %s', describe(error)));
+    await placement?.stop().catch((error: unknown) => log('stop failed: %s', describeError(error)));
   }
   return sample;
 }
@@ -77,7 +77,7 @@ async function execUntilSuccess(placement: Placement, firstExec: FirstExec, sign
       return;
     } catch (error) {
       if (signal.aborted) throw error;
-      log('exec on %s not yet successful: %s', placement.url, describe(error));
+      log('exec on %s not yet successful: %s', placement.url, describeError(error));
       await new Promise((resolve) => setTimeout(resolve, EXEC_RETRY_MS));
     }
   }
@@ -88,7 +88,7 @@ function sinceOrigin(instant: number | undefined, origin: number): number | unde
 }
 
 /** One line: the message and, for project errors, the code. */
-export function describe(error: unknown): string {
+export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     return typeof code === 'string' && code.startsWith('HPCSB_') ? `${error.message} [${code}]` : error.message;

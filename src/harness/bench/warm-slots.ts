@@ -2,7 +2,7 @@ import { SlotPool } from '../../pool/index.js';
 import type { StartupSample } from '../results.js';
 import type { LegTarget, WarmSlots } from './benchmark-leg.js';
 import { FIRST_EXEC_COMMAND } from './first-exec.js';
-import { describe, preciseNow } from './startup-sample.js';
+import { describeError, preciseNow } from './startup-sample.js';
 
 /**
  * Warm starts on a running SlotPool of one placement (the leg's spec, so `spec.slots` slots):
@@ -42,7 +42,7 @@ export async function openWarmSlots(target: LegTarget, signal: AbortSignal | und
         }
       } catch (error) {
         if (sampleSignal?.aborted) throw error;
-        return { ok: false, error: describe(error) };
+        return { ok: false, error: describeError(error) };
       }
     },
     close: () => pool.close(),

@@ -59,6 +59,11 @@ export function renderColumns(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+/** The first line of a (multi-line) message. */
+export function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? '';
+}
+
 /** JSON of a report: NaN and Infinity become null (as JSON.stringify does) with 2-space indent. */
 export function toJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n';

@@ -1,4 +1,5 @@
 import type { CheckResult, RunReport } from '../results.js';
+import { HEALTH_TIMEOUT_RULE } from '../bench/health-timeout.js';
 import { formatMs, formatPercent } from './format.js';
 import { escapeHtml } from './html-escape.js';
 import { legNote } from './summary-table.js';
@@ -95,11 +96,10 @@ function benchmarkSection(report: RunReport): string {
   const failures = series.flatMap((s) =>
     s.samples.flatMap((x, i) => (x.ok ? [] : [`<tr><td>${escapeHtml(s.name)}</td><td>${s.mode}</td><td class="num">#${i + 1}</td><td><pre>${escapeHtml(x.error ?? 'unknown error')}</pre></td></tr>`])),
   );
-  const basis = series.find((s) => s.recommendedHealthTimeoutMs)?.recommendedHealthTimeoutMs?.basis;
   return [
     '<h2>Startup: submit → placed → /health OK → first successful exec</h2>',
     `<table><thead><tr><th>leg</th><th>mode</th><th>n</th><th>success</th><th>placed (median)</th><th>/health OK (median)</th><th>first exec median</th><th>P95</th><th>P99</th><th>health timeout</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
-    basis ? `<p class="meta">Health timeout: ${escapeHtml(basis.replace(/ \(P99.*$/, ''))}. Warm = acquire a slot from a running pool → first exec.</p>` : '',
+    `<p class="meta">${series.some((s) => s.recommendedHealthTimeoutMs) ? `Health timeout: ${escapeHtml(HEALTH_TIMEOUT_RULE)}. ` : ''}Warm = acquire a slot from a running pool → first exec.</p>`,
     '<h3>Time to first exec</h3>',
     '<p class="legend meta"><span>● sample</span><span>▮ median</span><span style="color:#bf8700">| P95</span><span style="color:#cf222e">| P99</span><span style="color:#cf222e">✕ failed start</span></p>',
     renderStripPlot(series),

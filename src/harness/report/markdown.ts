@@ -1,4 +1,5 @@
 import type { RunReport } from '../results.js';
+import { HEALTH_TIMEOUT_RULE } from '../bench/health-timeout.js';
 import { formatMs, formatPercent } from './format.js';
 import { legNote } from './summary-table.js';
 
@@ -39,8 +40,7 @@ export function renderMarkdown(report: RunReport): string {
           `${formatMs(s.phases.placed?.median)} | ${formatMs(s.phases.healthy?.median)} | ${refs} | ${s.recommendedHealthTimeoutMs ? formatMs(s.recommendedHealthTimeoutMs.value) : '–'} |`,
       );
     }
-    const basis = report.benchmarks.find((s) => s.recommendedHealthTimeoutMs)?.recommendedHealthTimeoutMs?.basis;
-    if (basis) out.push('', `Health timeout: ${cell(basis.replace(/ \(P99.*$/, ''))}.`);
+    if (report.benchmarks.some((s) => s.recommendedHealthTimeoutMs)) out.push('', `Health timeout: ${HEALTH_TIMEOUT_RULE}.`);
   }
   const failures = report.legs.flatMap((leg) =>
     leg.checks.flatMap((c) => (c.state === 'failed' ? [{ leg: leg.name, check: c.check, message: c.error.message, code: c.error.code }] : [])),

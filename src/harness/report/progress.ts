@@ -3,7 +3,7 @@ import type { BenchEvent } from '../bench/startup-series.js';
 import type { WarmupEvent } from '../bench/benchmark-leg.js';
 import type { RunEvent } from '../events.js';
 import { legName } from '../results.js';
-import { colorEnabled, formatMs, formatPercent, type Painter, painter } from './format.js';
+import { colorEnabled, firstLine, formatMs, formatPercent, type Painter, painter } from './format.js';
 
 /** What progress shows: the matrix runner's events and the startup benchmark's. */
 export type ProgressEvent = RunEvent | BenchEvent | WarmupEvent;
@@ -174,9 +174,5 @@ export function formatElapsed(ms: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)}s`;
   const m = Math.floor(seconds / 60);
   return `${m}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n', 1)[0] ?? '';
 }
 

@@ -1,5 +1,6 @@
 import type { CheckResult, LegResult, RunReport, StartupSeries } from '../results.js';
-import { formatMs, formatPercent, type Painter, painter, renderColumns } from './format.js';
+import { HEALTH_TIMEOUT_RULE } from '../bench/health-timeout.js';
+import { firstLine, formatMs, formatPercent, type Painter, painter, renderColumns } from './format.js';
 
 /**
  * The end-of-run summary for a terminal: one row per leg (state, check counts, the first failure
@@ -38,8 +39,7 @@ export function renderSummaryTable(report: RunReport, paint: Painter = painter(f
       ]);
     }
     out.push(renderColumns(rows));
-    const basis = report.benchmarks.find((s) => s.recommendedHealthTimeoutMs)?.recommendedHealthTimeoutMs?.basis;
-    if (basis) out.push(paint.dim(`health timeout = ${basis.replace(/ \(P99.*$/, '')}`));
+    if (report.benchmarks.some((s) => s.recommendedHealthTimeoutMs)) out.push(paint.dim(`health timeout = ${HEALTH_TIMEOUT_RULE}`));
   }
   const { legs, checks, verdict } = report.summary;
   out.push('');
@@ -85,8 +85,4 @@ function verdictSummary(series: StartupSeries, paint: Painter): string {
   return beyond.length === 0
     ? paint.green(`${judged.length} within`)
     : paint.red(`${beyond.length}/${judged.length} beyond: ${beyond.map((v) => v.metric).join(', ')}`);
-}
-
-export function firstLine(text: string): string {
-  return text.split('\n', 1)[0] ?? '';
 }
