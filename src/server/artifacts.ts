@@ -55,7 +55,7 @@ function inside(path: string, root: string): boolean {
 
 async function resolveExisting(slotRoot: string, path: string): Promise<ArtifactResult<never> | { absolute: string }> {
   const resolved = await resolveWorkspacePath(slotRoot, path);
-  if (!resolved.ok) return fail(403, resolved.code, resolved.error);
+  if (!resolved.ok) return fail(resolved.code === 'path_escape' ? 403 : 400, resolved.code, resolved.error);
   try {
     await lstat(resolved.absolute);
   } catch {

@@ -17,7 +17,7 @@ export async function readFileTool(slotRoot: string, args: Record<string, unknow
   const path = requirePath(args);
   if (typeof path !== 'string') return path;
   const resolved = await resolveWorkspacePath(slotRoot, path);
-  if (!resolved.ok) return toolFailure(403, resolved.error, { error_code: resolved.code });
+  if (!resolved.ok) return toolFailure(resolved.code === 'path_escape' ? 403 : 400, resolved.error, { error_code: resolved.code });
   let info;
   try {
     info = await stat(resolved.absolute);
@@ -49,7 +49,7 @@ export async function writeFileTool(slotRoot: string, args: Record<string, unkno
     return toolFailure(413, `Content too large: ${content.length} characters (max ${maxFileSize})`, { error_code: 'too_large', size: content.length });
   }
   const resolved = await resolveWorkspacePath(slotRoot, path);
-  if (!resolved.ok) return toolFailure(403, resolved.error, { error_code: resolved.code });
+  if (!resolved.ok) return toolFailure(resolved.code === 'path_escape' ? 403 : 400, resolved.error, { error_code: resolved.code });
   try {
     await mkdir(dirname(resolved.absolute), { recursive: true });
     // O_NOFOLLOW: a dangling symlink named `path` could otherwise create a file outside the slot.

@@ -202,6 +202,16 @@ describe('sandbox server (in process, isolation off)', () => {
     });
   });
 
+  it('answers 400, not 500, for a symlink loop or an over-long name', async () => {
+    await symlink('loop-b', join(server.dataDir, 'slot_1', 'loop-a'));
+    await symlink('loop-a', join(server.dataDir, 'slot_1', 'loop-b'));
+    const loop = await httpError(client.readFile('slot_1', 'loop-a'));
+    expect(loop.statusCode).toBe(400);
+    expect(loop.body).toMatchObject({ metadata: { error_code: 'invalid_path' } });
+    expect((await httpError(client.readArtifact('slot_1', 'loop-a/x'))).statusCode).toBe(400);
+    expect((await httpError(client.writeFile('slot_1', 'n'.repeat(300), 'x'))).statusCode).toBe(400);
+  });
+
   it('reads artifacts as text or base64 with sha256 and a byte cap', async () => {
     await client.writeFile('slot_1', 'a.json', '{"k": "0123456789"}');
     const text = await client.readArtifact('slot_1', 'a.json', { include_sha256: true });

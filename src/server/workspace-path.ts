@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path
 /** Where a requested path lands inside a slot, or why it may not be used. */
 export type WorkspacePath =
   | { ok: true; absolute: string; relative: string }
-  | { ok: false; code: 'path_escape'; error: string };
+  | { ok: false; code: 'path_escape' | 'invalid_path'; error: string };
 
 /** Under bwrap the agent sees its slot at /workspace: accept those paths too. */
 const SANDBOX_ROOT = '/workspace';
@@ -47,7 +47,15 @@ export async function resolveWorkspacePath(slotRoot: string, requested: string):
   if (path.includes('\0')) return escape('NUL byte in path');
   const lexical = resolve(slotRoot, path);
   if (!inside(lexical, slotRoot)) return escape(`resolves to ${lexical}`);
-  const { real, rest } = await realpathOfLongestExisting(lexical);
+  let found: { real: string; rest: string };
+  try {
+    found = await realpathOfLongestExisting(lexical);
+  } catch (error) {
+    // A symlink loop (ELOOP), an over-long name (ENAMETOOLONG): the path is unusable, not dangerous.
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    return { ok: false, code: 'invalid_path', error: `Invalid path: ${requested} (${code}: ${(error as Error).message})` };
+  }
+  const { real, rest } = found;
   if (!inside(real, slotRoot)) return escape(`a symlink leads to ${real}`);
   const absolute = rest ? resolve(real, rest) : real;
   return { ok: true, absolute, relative: relative(slotRoot, absolute) || '.' };
