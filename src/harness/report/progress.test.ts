@@ -26,13 +26,18 @@ describe('ProgressReporter', () => {
     progress.handle({ type: 'leg:skip', leg: nomad, reason: 'nomad: not on PATH' });
     // a skipped leg's skipped checks would only repeat the reason
     progress.handle({ type: 'check:end', leg: nomad, result: { check: 'bash', state: 'skipped', reason: 'nomad: not on PATH' } });
+    progress.handle({
+      type: 'leg:end',
+      leg: nomad,
+      result: { leg: nomad, name: nomad.name, state: 'skipped', reason: 'nomad: not on PATH', checks: [], durationMs: 1 },
+    });
     progress.close();
     expect(text()).not.toMatch(/\u001b/);
     expect(text().split('\n')).toEqual([
       '[0.0s] readiness: 1 legs',
       '[0.0s] local x process: start',
       '[1.5s]   ✗ local x process · bash: exit 1',
-      '[1.5s] skip nomad x docker: nomad: not on PATH',
+      '[1.5s] - skipped nomad x docker (1.0 ms): nomad: not on PATH',
       '',
     ]);
   });

@@ -59,8 +59,8 @@ export class ProgressReporter {
         if (!this.#live) this.#line(`${legName(event.leg)}: start`);
         break;
       case 'leg:skip':
+        // Said once, by leg:end, which follows with the same reason.
         this.#skippedLegs.add(legName(event.leg));
-        this.#line(`${p.yellow('skip')} ${legName(event.leg)}: ${event.reason}`);
         break;
       case 'check:start':
         this.#setStatus(`${legName(event.leg)} · ${event.check}`);

@@ -17,7 +17,7 @@ export function renderSummaryTable(report: RunReport, paint: Painter = painter(f
         paintState(leg.state, paint),
         checkCounts(leg.checks),
         formatMs(leg.durationMs),
-        legNote(leg),
+        truncate(legNote(leg), NOTE_WIDTH),
       ]);
     }
     out.push(renderColumns(rows));
@@ -50,6 +50,13 @@ export function renderSummaryTable(report: RunReport, paint: Painter = painter(f
       `checks: ${checks.passed} passed, ${checks.degraded} degraded, ${checks.failed} failed, ${checks.skipped} skipped`,
   );
   return out.join('\n') + '\n';
+}
+
+/** Notes are cut in the terminal table; reports keep them whole. */
+const NOTE_WIDTH = 120;
+
+function truncate(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
 }
 
 function paintState(state: string, paint: Painter): string {
