@@ -1,0 +1,45 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeDockerSocket } from './machine-probes.js';
+import { probeNomad } from './run-doctor.js';
+
+describe('probeDockerSocket', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hpcsb-doctor-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('names an absent socket and what to do', async () => {
+    const row = await probeDockerSocket({ DOCKER_HOST: `unix://${join(dir, 'docker.sock')}` });
+    expect(row).toMatchObject({ status: 'missing', summary: `${join(dir, 'docker.sock')}: absent (is dockerd running?)` });
+  });
+
+  it('accepts a writable socket path', async () => {
+    const path = join(dir, 'writable.sock');
+    await writeFile(path, '');
+    expect(await probeDockerSocket({ DOCKER_HOST: `unix://${path}` })).toMatchObject({ status: 'ok', summary: `${path} writable` });
+  });
+
+  it('does not probe a TCP DOCKER_HOST', async () => {
+    expect((await probeDockerSocket({ DOCKER_HOST: 'tcp://127.0.0.1:2375' })).summary).toContain('not probed');
+  });
+});
+
+describe('probeNomad', () => {
+  it('says the double will be used when neither NOMAD_ADDR nor nomad exists', async () => {
+    const row = await probeNomad({ PATH: '/nonexistent' }, AbortSignal.timeout(5_000));
+    expect(row).toMatchObject({ status: 'missing', summary: 'NOMAD_ADDR not set and nomad not on PATH (nomad legs run on the test double unless HPC_SANDBOX_NOMAD_DOUBLE=0)' });
+  });
+
+  it('reports an unreachable NOMAD_ADDR with the address', async () => {
+    // Port 9 (discard) on loopback: nothing listens there on a test machine, the connect is refused at once.
+    const row = await probeNomad({ PATH: '/nonexistent', NOMAD_ADDR: 'http://127.0.0.1:9' }, AbortSignal.timeout(5_000));
+    expect(row.status).toBe('missing');
+    expect(row.summary).toContain('http://127.0.0.1:9');
+  });
+});
