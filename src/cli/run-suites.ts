@@ -27,25 +27,29 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
     env.HPC_SANDBOX_REQUIRE = [...new Set(tokens)].join(',');
   }
   const paths = suiteArgs.length > 0 ? suiteArgs : [command === 'check' ? 'readiness' : 'startup'];
-  const suites = [];
-  for (const arg of paths) suites.push(applyRunFlags(await loadSuite(resolveSuitePath(arg)), flags));
-
   const progressStream = flags.json ? io.stderr : io.stdout;
   const progress = new ProgressReporter({ stream: progressStream, env, verbose: flags.verbose });
+  const components = defaultComponents();
+  const suites = [];
+  for (const arg of paths) {
+    const { suite, legs } = applyRunFlags(await loadSuite(resolveSuitePath(arg)), flags);
+    // Built now so a bench suite without `benchmarks.startup` is refused before anything runs.
+    const benchmark = command === 'bench' ? startupBenchmark(suite, { components, onEvent: progress.handle }) : undefined;
+    suites.push({ suite, legs, benchmark });
+  }
+
   const controller = new AbortController();
   const removeHandlers = handleInterrupts(controller, io.stderr);
-  const components = defaultComponents();
   const reports: RunReport[] = [];
   // Sandboxes run as unref'd children (they must not keep a library user's process alive), so
   // while a stop awaits a child's exit nothing else may hold the event loop: without this timer
   // Node would end the CLI with exit code 13 (unsettled top-level await) mid-teardown.
   const keepAlive = setInterval(() => undefined, 60_000);
   try {
-    for (const { suite, legs } of suites) {
+    for (const { suite, legs, benchmark } of suites) {
       if (controller.signal.aborted) break;
       const events = new RunEvents();
       events.on('event', progress.handle);
-      const benchmark = command === 'bench' ? startupBenchmark(suite, { components, onEvent: progress.handle }) : undefined;
       const report = await runSuite(suite, { command, legs, env, components, events, signal: controller.signal, benchmark });
       // A Ctrl-C during the last leg can end the run without the runner noticing; it was interrupted all the same.
       reports.push(controller.signal.aborted && !report.aborted ? { ...report, aborted: true, summary: { ...report.summary, verdict: 'fail' } } : report);

@@ -5,8 +5,8 @@ import type { ReferenceTable } from '../references.js';
 import type { LegId, StartupMode, StartupSample, StartupSeries } from '../results.js';
 import type { StartupBenchmarkConfig } from '../suite/schema.js';
 import { evaluateStartupReferences } from './startup-references.js';
-import { type FirstExec, sampleStartup } from './startup-sample.js';
-import { type BenchEvent, type ModePlan, runSeries } from './startup-series.js';
+import { describeError, type FirstExec, sampleStartup } from './startup-sample.js';
+import { type BenchEvent, type ModePlan, runSeries, summariseSeries } from './startup-series.js';
 
 const log = logger('bench');
 
@@ -92,7 +92,19 @@ export async function benchmarkLeg(target: LegTarget, options: BenchmarkLegOptio
       log('warm mode of %s left out: no pool available', target.leg);
       continue;
     }
-    const warm = await options.openWarmSlots(target, signal);
+    let warm: WarmSlots;
+    try {
+      warm = await options.openWarmSlots(target, signal);
+    } catch (error) {
+      if (signal?.aborted) break;
+      // The cold series stay; the warm one records why there was no pool to acquire from.
+      const failed: StartupSample = { ok: false, error: `no warm pool: ${describeError(error)}` };
+      options.onEvent?.({ type: 'bench:start', leg: target.leg, mode, count: 1 });
+      const summary = summariseSeries(target.leg, mode, [failed], evaluate);
+      options.onEvent?.({ type: 'bench:end', series: summary });
+      series.push(summary);
+      continue;
+    }
     try {
       series.push(await runSeries({ leg: target.leg, plan, sample: (_i, s) => warm.sample(s), evaluate, onEvent: options.onEvent, signal }));
     } finally {

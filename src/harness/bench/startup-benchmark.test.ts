@@ -110,4 +110,38 @@ benchmarks:
     const suite = parseSuite('name: x\nmatrix: { scheduler: [local], driver: [process] }\n', 'x.yaml');
     expect(() => startupBenchmark(suite)).toThrow(/has no `benchmarks.startup` section/);
   });
+
+  it('runs warm starts on the pool it is given, and keeps the cold series when no pool starts', async () => {
+    const suiteText = SUITE.replace('modes: [sequential, burst]', 'modes: [sequential, warm]').replace('driver: [process, docker]', 'driver: [process]');
+    const suite = parseSuite(suiteText, 'startup.yaml');
+    let closed = 0;
+    const { components } = fakeComponents();
+    const working = await runSuite(suite, {
+      command: 'bench',
+      components,
+      env: {},
+      benchmark: startupBenchmark(suite, {
+        components,
+        openWarmSlots: async () => ({ sample: async () => ({ ok: true, firstExecMs: 4 }), close: async () => void closed++ }),
+      }),
+    });
+    expect(working.benchmarks.map((s) => [s.mode, s.stats.n, s.stats.median])).toEqual([
+      ['sequential', 3, expect.any(Number)],
+      ['warm', 3, 4],
+    ]);
+    expect(closed).toBe(1);
+
+    const broken = await runSuite(suite, {
+      command: 'bench',
+      components,
+      env: {},
+      benchmark: startupBenchmark(suite, { components, openWarmSlots: async () => Promise.reject(new Error('SlotPool could not start')) }),
+    });
+    expect(broken.benchmarks.map((s) => [s.mode, s.stats.successRate])).toEqual([
+      ['sequential', 1],
+      ['warm', 0],
+    ]);
+    expect(broken.benchmarks[1]!.samples[0]!.error).toBe('no warm pool: SlotPool could not start');
+    expect(broken.summary.verdict).toBe('fail');
+  });
 });
