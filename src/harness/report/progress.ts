@@ -12,7 +12,7 @@ export interface ProgressOptions {
   /** Where progress goes: stdout normally, stderr when stdout carries `--json`. */
   stream: Writable & { isTTY?: boolean; columns?: number };
   env?: NodeJS.ProcessEnv;
-  /** Print every check and sample, not only legs and series. @default false */
+  /** Also print check starts, warm-ups and every sample, not only results. @default false */
   verbose?: boolean;
   /** Seam for tests. */
   now?: () => number;
@@ -71,7 +71,7 @@ export class ProgressReporter {
         if (r.state === 'failed') this.#line(`  ${p.red('✗')} ${legName(event.leg)} · ${r.check}: ${firstLine(r.error.message)}`);
         else if (r.state === 'degraded') this.#line(`  ${p.yellow('!')} ${legName(event.leg)} · ${r.check}: degraded: ${r.reason}`);
         else if (r.state === 'skipped' && this.#skippedLegs.has(legName(event.leg)) && !this.#verbose) break;
-        else if (this.#verbose || !this.#live) {
+        else {
           const time = r.state === 'skipped' ? `skipped: ${r.reason}` : formatMs(r.durationMs);
           this.#line(`  ${r.state === 'passed' ? p.green('✓') : p.yellow('-')} ${legName(event.leg)} · ${r.check} (${time})`);
         }
@@ -80,8 +80,8 @@ export class ProgressReporter {
       case 'leg:end': {
         const r = event.result;
         const mark = r.state === 'passed' ? p.green('✓ passed') : r.state === 'failed' ? p.red('✗ failed') : p.yellow('- skipped');
-        this.#line(`${mark} ${r.name}${r.double ? ' (test double)' : ''} (${formatMs(r.durationMs)})${r.reason ? `: ${r.reason}` : ''}`);
         this.#setStatus('');
+        this.#line(`${mark} ${r.name}${r.double ? ' (test double)' : ''} (${formatMs(r.durationMs)})${r.reason ? `: ${r.reason}` : ''}`);
         break;
       }
       case 'bench:warmup':
@@ -99,12 +99,12 @@ export class ProgressReporter {
         break;
       case 'bench:end': {
         const s = event.series;
+        this.#setStatus('');
         this.#line(
           `${p.bold(s.name)} · ${s.mode}: median ${formatMs(s.stats.median)}, P95 ${formatMs(s.stats.p95)}, ` +
             `P99 ${formatMs(s.stats.p99)}, success ${formatPercent(s.stats.successRate)}` +
             (s.recommendedHealthTimeoutMs ? `, health timeout ${formatMs(s.recommendedHealthTimeoutMs.value)}` : ''),
         );
-        this.#setStatus('');
         break;
       }
       case 'run:end':
@@ -153,7 +153,8 @@ export class ProgressReporter {
     const elapsed = formatElapsed(this.#now() - this.#statusSince);
     const total = formatElapsed(this.#now() - this.#startedAt);
     let text = `… ${this.#status} ${elapsed} (total ${total})`;
-    const width = this.#stream.columns ?? 80;
+    // A pseudo-terminal without a size reports 0 columns.
+    const width = this.#stream.columns || 80;
     if (text.length > width - 1) text = text.slice(0, width - 2) + '…';
     this.#stream.write(this.#paint.dim(text));
   }
