@@ -2,7 +2,9 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SandboxClient } from '../client/sandbox-client.js';
 import { bwrapArgv, probeIsolation, type SandboxLayout } from './isolation.js';
+import { startSandboxServer } from './sandbox-server.js';
 
 // Fake bwrap binaries on PATH: the probe's strategy chain is tested without namespaces.
 let dir: string;
@@ -75,5 +77,39 @@ describe('bwrapArgv', () => {
     expect(text).toContain('--bind /proc /proc');
     expect(text).toContain('--ro-bind /data /data');
     expect(text).toMatch(/--tmpfs \/srv\/alloc\/data .*--bind \/srv\/alloc\/data\/slot_1 \/workspace/);
+  });
+});
+
+describe('a server whose bwrap cannot create namespaces', () => {
+  const denied = `echo "bwrap: No permissions to create new namespace, likely because the kernel does not allow non-privileged user namespaces." >&2; exit 1`;
+
+  it('auto: runs commands without bwrap and says so, with bwrap own words', async () => {
+    const bin = await fakeBwrap('denied-auto', denied);
+    const server = await startSandboxServer({ port: 0, host: '127.0.0.1', slots: 1, dataDir: join(dir, 'auto-data'), isolation: 'auto', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    await using client = new SandboxClient(server.url);
+    try {
+      const health = await client.health();
+      expect(health).toMatchObject({ bwrap_available: false, isolation: { mode: 'auto', active: false, bwrap_path: join(bin, 'bwrap') } });
+      expect(health.isolation?.reason).toContain('No permissions to create new namespace');
+      const r = await client.bash('slot_0', 'echo ran');
+      expect(r).toMatchObject({ success: true, output: 'ran', metadata: { sandboxed: false, sandbox_fallback: true } });
+      expect(r.metadata.fallback_reason).toContain('No permissions to create new namespace');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('require: refuses to run commands', async () => {
+    const bin = await fakeBwrap('denied-require', denied);
+    const server = await startSandboxServer({ port: 0, host: '127.0.0.1', slots: 1, dataDir: join(dir, 'require-data'), isolation: 'require', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    await using client = new SandboxClient(server.url);
+    try {
+      const r = await client.bash('slot_0', 'echo must-not-run > ran.txt');
+      expect(r).toMatchObject({ success: false, metadata: { requires_bwrap: true, sandboxed: false } });
+      expect(r.error).toMatch(/^Sandboxing required but bubblewrap is unavailable in this environment: the server runs with --isolation require; bwrap cannot create the sandbox here/);
+      expect((await client.listArtifacts('slot_0')).entries).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -31,6 +31,14 @@ describe('bundled sandbox server process', () => {
     expect(pidsWithMarker(`sleep ${n + 1}`)).toEqual([]);
   });
 
+  it('also stops on SIGINT with exit code 0', async () => {
+    await using server = await spawnServer(['--slots', '1', '--isolation', 'off']);
+    const exited = new Promise((resolve) => server.child.once('exit', (code, signal) => resolve(code ?? signal)));
+    server.child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(existsSync(join(server.dataDir, READY_FILE))).toBe(false);
+  });
+
   it('exits 2 with the usage on a bad flag', async () => {
     await expect(spawnServer(['--slots', 'many'])).rejects.toThrowError(/Expected `--slots` to be an integer/);
   });
