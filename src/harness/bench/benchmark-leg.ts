@@ -115,6 +115,6 @@ export async function benchmarkLeg(target: LegTarget, options: BenchmarkLegOptio
 }
 
 /** The plan of `mode` from a suite's startup benchmark settings. */
-export function modePlan(mode: StartupMode, config: StartupBenchmarkConfig): ModePlan {
+function modePlan(mode: StartupMode, config: StartupBenchmarkConfig): ModePlan {
   return { mode, count: config.iterations, staggerMs: config.staggerMs, burstSize: config.burstSize };
 }

@@ -13,7 +13,7 @@ const HEADLINE: ReadonlySet<string> = new Set(['firstExec.median', 'firstExec.p9
  * `startup.placed.median`). A mode-specific name (`startup.burst.p99`) wins over the general one,
  * so a suite can allow bursts more slack than sequential starts.
  */
-export function startupMetricNames(mode: StartupMode, figure: string): { specific: string; general: string } {
+function startupMetricNames(mode: StartupMode, figure: string): { specific: string; general: string } {
   const base = mode === 'warm' ? 'warm' : 'startup';
   const name = figure.startsWith('firstExec.') ? figure.slice('firstExec.'.length) : figure;
   return { specific: `${base}.${mode}.${name}`, general: `${base}.${name}` };

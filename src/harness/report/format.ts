@@ -45,7 +45,7 @@ export function painter(enabled: boolean): Painter {
 }
 
 /** Visible width of a string, ignoring ANSI escapes. */
-export function visibleLength(text: string): number {
+function visibleLength(text: string): number {
   // eslint-disable-next-line no-control-regex
   return text.replace(/\u001b\[[0-9;]*m/g, '').length;
 }
