@@ -16,19 +16,31 @@ export { startSandboxServer, type RunningSandboxServer, type SandboxServerOption
  * commands, remove the ready file and exit 0. Prints one line to stderr once listening.
  */
 export async function runSandboxServer(options: SandboxServerOptions): Promise<RunningSandboxServer> {
-  const server = await startSandboxServer(options);
-  process.stderr.write(`hpc-sandbox sandbox server listening on ${server.url} (${options.slots} slots in ${server.dataDir})\n`);
+  // Handlers go in before the server starts: a scheduler may signal as soon as the ready file
+  // appears, and the default SIGTERM action would skip the clean-up.
+  const starting = startSandboxServer(options);
   const stop = (): void => {
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`sandbox server: shutdown failed: ${(error as Error).message}\n`);
-        process.exit(1);
-      },
-    );
+    starting
+      .then((server) => server.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`sandbox server: shutdown failed: ${(error as Error).message}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  let server: RunningSandboxServer;
+  try {
+    server = await starting;
+  } catch (error) {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    throw error;
+  }
+  process.stderr.write(`hpc-sandbox sandbox server listening on ${server.url} (${options.slots} slots in ${server.dataDir})\n`);
   return server;
 }
 
