@@ -34,7 +34,7 @@ export function addRunFlags(command: Command): Command {
     .option('--require <legs>', 'legs that must run, as HPC_SANDBOX_REQUIRE (local:docker, nomad:*, bwrap); repeatable or comma list', list)
     .option('--singularity-image <path>', 'SIF image for singularity legs (overrides the suite)')
     .addOption(new Option('--env.singularity_image <path>', 'alias of --singularity-image (Nomad parity)'))
-    .option('--verbose', 'print every check and sample, and stack traces of errors');
+    .option('--verbose', 'also print check starts, warm-ups and every sample; stack traces of errors');
 }
 
 /**
