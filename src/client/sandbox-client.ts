@@ -113,7 +113,10 @@ export class SandboxClient implements AsyncDisposable {
 
   /** `POST /batch`: answers in request order. Items never throw; a bad item answers `success: false`. */
   async batch(requests: ExecuteRequest[], options: CallOptions = {}): Promise<ExecuteResponse[]> {
-    const longest = Math.max(0, ...requests.map((r) => r.timeout ?? DEFAULT_TIMEOUT_SECONDS));
+    // Work in one slot is serialised: the batch lasts as long as the busiest slot's timeouts added up.
+    const perSlot = new Map<string, number>();
+    for (const r of requests) perSlot.set(r.slot_id, (perSlot.get(r.slot_id) ?? 0) + (r.timeout ?? DEFAULT_TIMEOUT_SECONDS));
+    const longest = Math.max(0, ...perSlot.values());
     const answers = (await this.#call('POST', '/batch', requests, options, undefined, this.#commandTimeoutMs(longest))) as unknown;
     if (!Array.isArray(answers) || answers.length !== requests.length) {
       throw new SandboxHttpError('POST', '/batch', 200, answers, `POST ${this.baseUrl}/batch answered ${Array.isArray(answers) ? `${answers.length} results for ${requests.length} requests` : 'something else than an array'}`);
