@@ -1,7 +1,9 @@
-import { access, constants, readFile, stat } from 'node:fs/promises';
-import { release } from 'node:os';
+import { access, constants, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { which } from '../../common/which.js';
+import { findShell, hostRootEntries, probeIsolation } from '../../server/isolation.js';
 import type { DoctorRow } from './doctor-row.js';
 
 /** Probes never take long: a hung tool must not hang `doctor`. */
@@ -71,31 +73,28 @@ export async function probeKernel(): Promise<DoctorRow> {
 
 /**
  * Can bubblewrap build a slot sandbox here, and how /proc gets in: `--proc /proc` (a fresh procfs,
- * best) or only `--bind /proc /proc` (the host's, as inside Docker). Tried as the server does:
- * with a user namespace first, then without when root.
+ * best) or only `--bind /proc /proc` (the host's, as inside Docker). Probed with the sandbox
+ * server's own probe on a throw-away data dir, so the answer is what a server started here does.
  */
-export async function probeBwrap(): Promise<DoctorRow> {
-  const bwrap = await which('bwrap');
+export async function probeBwrap(env: NodeJS.ProcessEnv = process.env): Promise<DoctorRow> {
+  const bwrap = await which('bwrap', env);
   if (!bwrap) return { area: 'isolation', name: 'bwrap', status: 'missing', summary: 'bwrap: not on PATH (apt-get install bubblewrap); slots run unisolated' };
-  const version = (await exec(bwrap, ['--version'], { timeoutMs: PROBE_TIMEOUT_MS })).stdout.trim();
-  const base = ['--ro-bind', '/', '/', '--dev', '/dev', '--unshare-pid'];
-  const attempts: Array<{ label: string; args: string[] }> = [
-    { label: 'userns + --proc /proc', args: ['--unshare-user', ...base, '--proc', '/proc', 'true'] },
-    { label: 'userns + --bind /proc', args: ['--unshare-user', ...base, '--bind', '/proc', '/proc', 'true'] },
-  ];
-  if (process.getuid?.() === 0) {
-    attempts.push({ label: '--proc /proc (root, no userns)', args: [...base, '--proc', '/proc', 'true'] }, { label: '--bind /proc (root, no userns)', args: [...base, '--bind', '/proc', '/proc', 'true'] });
+  const version = (await exec(bwrap, ['--version'], { timeoutMs: PROBE_TIMEOUT_MS })).stdout.trim() || 'bwrap';
+  const dataRoot = await mkdtemp(join(tmpdir(), 'hpc-sandbox-doctor-'));
+  try {
+    const slotDir = join(dataRoot, 'slot_0');
+    await mkdir(slotDir);
+    const layout = { dataRoot, hiddenFiles: [], shell: findShell(env), rootEntries: hostRootEntries() };
+    const { report } = await probeIsolation('auto', layout, slotDir, env);
+    const details: Record<string, string> = { path: bwrap, version };
+    if (report.probe_ms !== null) details.probe_ms = String(report.probe_ms);
+    if (!report.active) return { area: 'isolation', name: 'bwrap', status: 'missing', summary: `${version}: ${report.reason ?? 'unusable'}; slots run unisolated`, details };
+    const how = `${report.user_namespace ? 'userns' : 'no userns (root)'} + ${report.proc_mode === 'proc' ? '--proc /proc' : '--bind /proc'}`;
+    const weaker = report.proc_mode === 'bind';
+    return { area: 'isolation', name: 'bwrap', status: weaker ? 'warn' : 'ok', summary: `${version}; proc mode: ${how}${weaker ? ' (host /proc visible)' : ''}`, details };
+  } finally {
+    await rm(dataRoot, { recursive: true, force: true });
   }
-  const details: Record<string, string> = { path: bwrap, version };
-  for (const attempt of attempts) {
-    const result = await exec(bwrap, attempt.args, { timeoutMs: PROBE_TIMEOUT_MS });
-    details[attempt.label] = result.exitCode === 0 ? 'ok' : result.stderr.trim() || `exit ${result.exitCode}`;
-    if (result.exitCode === 0) {
-      const weaker = attempt.label.includes('--bind');
-      return { area: 'isolation', name: 'bwrap', status: weaker ? 'warn' : 'ok', summary: `${version || 'bwrap'}; proc mode: ${attempt.label}${weaker ? ' (host /proc visible)' : ''}`, details };
-    }
-  }
-  return { area: 'isolation', name: 'bwrap', status: 'missing', summary: `${version || 'bwrap'} cannot create namespaces here; slots run unisolated`, details };
 }
 
 /** The Docker Engine socket (`DOCKER_HOST` or /var/run/docker.sock) and whether this user may write it. */

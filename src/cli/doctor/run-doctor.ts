@@ -28,7 +28,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRow[
     probeKernel(),
     probeUserNamespaces(),
     probeDevFuse(),
-    probeBwrap(),
+    probeBwrap(env),
     probeDockerSocket(env),
     probeNomad(env, signal),
     probeSlurm(),
