@@ -28,3 +28,22 @@ export class LocalPlacementError extends SandboxError {
     super('HPCSB_PLACEMENT_FAILED', `Local placement ${placementId} (driver ${driver}) failed: ${reason}`, options);
   }
 }
+
+/**
+ * The server of a dynamic-port placement reports a port other than the one the scheduler chose and
+ * put into `{{port}}`: the environment would name the wrong port, so the placement is refused.
+ */
+export class ReadyPortMismatchError extends SandboxError {
+  constructor(
+    readonly placementId: string,
+    readonly chosenPort: number,
+    readonly reportedPort: number,
+    readonly readyFile: string,
+  ) {
+    super(
+      'HPCSB_PLACEMENT_FAILED',
+      `Sandbox ${placementId} listens on port ${reportedPort} (${readyFile}), but the scheduler chose port ${chosenPort} ` +
+        'for it and passed that wherever the plan has {{port}}: the launch plan must make the server listen on {{port}}',
+    );
+  }
+}

@@ -136,6 +136,29 @@ for (const leg of LEGS) {
       for (const p of placements) await expectNothingLeft(p);
     });
 
+    it('sets {{port}} in the task environment to the port the server listens on', async () => {
+      const placement = (await scheduler.place({ ...request(), spec: { ...SPEC, env: { X: '{{port}}' } } })) as LocalPlacement;
+      try {
+        await placement.waitUntilHealthy({ timeoutMs: 60_000 });
+        const client = new SandboxClient(placement.url);
+        try {
+          const echoed = await client.bash('slot_0', 'echo "$X"');
+          expect(echoed.success).toBe(true);
+          const health = await client.health();
+          // Exec plans share the host network: the server listens on the placement's port. A
+          // container listens on its container port, which Docker maps to the placement's port.
+          const listening = leg.driver === 'docker' ? health.port : placement.port;
+          expect(health.port).toBe(listening);
+          expect(echoed.output).toBe(String(listening));
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await placement.stop();
+      }
+      await expectNothingLeft(placement);
+    });
+
     it('refuses a static port that is taken, naming the port, and leaves nothing behind', async () => {
       const blocker: Server = createServer();
       await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

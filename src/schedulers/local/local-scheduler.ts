@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +15,12 @@ import type { Placement, PlacementEvent, PlacementExit, PlacementRequest, Placem
 import { type HealthProbe, PlacementExitedError } from '../wait-healthy.js';
 import { type AllocDir, createAllocDir, openToContainerUsers, removeAllocDir } from './alloc-dir.js';
 import { type RunningContainer, SESSION_LABEL, dockerClient, startContainer } from './container-runner.js';
-import { LocalPlacementError, PortInUseError } from './errors.js';
+import { LocalPlacementError, PortInUseError, ReadyPortMismatchError } from './errors.js';
 import { registerExitHook } from './exit-hook.js';
 import { type LocalTask, LocalPlacement, now } from './local-placement.js';
 import { type RunningProcess, startProcess } from './process-runner.js';
-import { waitForReadyFile } from './ready-file.js';
+import { type PortReservation, reserveFreePort } from './port-reservations.js';
+import { readyFilePath, waitForReadyFile } from './ready-file.js';
 import { PLACEHOLDER_VARIABLES, wrapInShell } from './shell-wrapper.js';
 
 const log = logger('scheduler:local');
@@ -64,7 +65,7 @@ export class LocalScheduler implements Scheduler {
   readonly sessionId: string;
   readonly #options: LocalSchedulerOptions;
   readonly #placements = new Set<LocalPlacement>();
-  readonly #starting = new Set<{ task?: LocalTask }>();
+  readonly #starting = new Set<Starting>();
   #baseDir: Promise<string> | undefined;
   #ownsBaseDir = false;
   #baseDirPath: string | undefined;
@@ -111,7 +112,7 @@ export class LocalScheduler implements Scheduler {
     const id = `${request.name ?? 'sandbox'}-${randomUUID().slice(0, 8)}`;
     const timestamps: PlacementTimestamps = { submitted: now() };
     const events: PlacementEvent[] = [{ time: timestamps.submitted, type: 'submitted', message: `driver ${request.driver.name}` }];
-    const starting: { task?: LocalTask } = {};
+    const starting: Starting = {};
     this.#starting.add(starting);
     let alloc: AllocDir | undefined;
     try {
@@ -131,7 +132,10 @@ export class LocalScheduler implements Scheduler {
         events,
         keepAllocDir: this.#options.keepAllocDir ?? false,
         probe: this.#options.healthProbe,
-        onStopped: (p) => this.#placements.delete(p),
+        onStopped: (p) => {
+          this.#placements.delete(p);
+          starting.port?.release();
+        },
       });
       this.#placements.add(placement);
       if (this.#closed) {
@@ -143,6 +147,7 @@ export class LocalScheduler implements Scheduler {
       return placement;
     } catch (error) {
       await starting.task?.stop().catch(() => undefined);
+      starting.port?.release();
       if (alloc && !this.#options.keepAllocDir) {
         const leftover = await removeAllocDir(alloc);
         if (leftover && starting.task?.removeLeftovers) await starting.task.removeLeftovers(alloc).catch(() => undefined);
@@ -159,9 +164,64 @@ export class LocalScheduler implements Scheduler {
     const bindHost = this.#options.bindHost ?? '127.0.0.1';
     const dialHost = dialAddress(bindHost);
     const ports = ctx.request.ports;
-    if (ports.mode === 'static') await assertPortFree(bindHost, ports.port);
-    const port = ports.mode === 'static' ? ports.port : 0;
-    const values: PlaceholderValues = { port: String(port), dataDir: ctx.alloc.data, bindHost };
+    if (ports.mode === 'static') {
+      await assertPortFree(bindHost, ports.port);
+      this.#placed(ctx, dialHost, ports.port);
+      const task = await this.#startExec(plan, ctx, { port: String(ports.port), dataDir: ctx.alloc.data, bindHost }, dialHost);
+      return { host: dialHost, port: ports.port, task };
+    }
+
+    // Dynamic: the scheduler picks the port, so `{{port}}` is the real one everywhere (argv, env,
+    // NOMAD_PORT_http). Another process may take it before the server listens: then the server
+    // exits with EADDRINUSE and is started again on another port.
+    const tried: number[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const reservation = await reserveFreePort(bindHost);
+      ctx.starting.port = reservation;
+      tried.push(reservation.port);
+      const stderrOffset = await fileSize(ctx.alloc.stderrPath);
+      const values: PlaceholderValues = { port: String(reservation.port), dataDir: ctx.alloc.data, bindHost };
+      const task = await this.#startExec(plan, ctx, values, dialHost);
+      const ready = await waitForReadyFile(ctx.alloc.data, {
+        until: task.exited,
+        timeoutMs: this.#options.readyTimeoutMs ?? 60_000,
+        signal: ctx.request.signal,
+      });
+      if (ready) {
+        if (ready.port !== reservation.port) {
+          throw new ReadyPortMismatchError(ctx.id, reservation.port, ready.port, readyFilePath(ctx.alloc.data));
+        }
+        const host = ready.host === bindHost ? dialHost : dialAddress(ready.host);
+        this.#placed(ctx, host, ready.port);
+        return { host, port: ready.port, task };
+      }
+      const exit = await task.exited;
+      const stderr = await readFrom(ctx.alloc.stderrPath, stderrOffset);
+      const portTaken = ADDRESS_IN_USE.test(stderr);
+      if (portTaken && attempt < DYNAMIC_PORT_ATTEMPTS) {
+        ctx.events.push({
+          time: now(),
+          type: 'port-taken',
+          message:
+            `port ${reservation.port} was taken by another process before the server listened (${exit.reason}, EADDRINUSE); ` +
+            `attempt ${attempt + 1} of ${DYNAMIC_PORT_ATTEMPTS} with a new port`,
+        });
+        log('[%s] port %d taken before the server listened: retrying on a new port', ctx.id, reservation.port);
+        await task.stop();
+        ctx.starting.task = undefined;
+        ctx.starting.port = undefined;
+        reservation.release();
+        continue;
+      }
+      const what = portTaken
+        ? `listened: ports ${tried.join(', ')} were each taken by another process first (EADDRINUSE, ${attempt} attempts)`
+        : `wrote its ready file (port ${reservation.port})`;
+      throw new PlacementExitedError(ctx.id, exit, tail(stderr, 20), what);
+    }
+  }
+
+  /** Starts an exec plan with the placeholders set to `values`; records it as the starting task. */
+  async #startExec(plan: ExecLaunchPlan, ctx: PlaceContext, values: PlaceholderValues, dialHost: string): Promise<LocalTask> {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(plan.env)) env[k] = renderPlaceholders(v, values);
     Object.assign(env, nomadEnvironment(ctx, values, dialHost), {
@@ -169,7 +229,6 @@ export class LocalScheduler implements Scheduler {
       [PLACEHOLDER_VARIABLES.dataDir]: values.dataDir,
       [PLACEHOLDER_VARIABLES.bindHost]: values.bindHost,
     });
-    if (ports.mode === 'static') this.#placed(ctx, dialHost, port);
     const proc = await startProcess({
       argv: launchArgv(plan.argv, values),
       env,
@@ -181,22 +240,8 @@ export class LocalScheduler implements Scheduler {
     const task = processTask(proc, this.#options.stopGraceMs ?? 5_000);
     ctx.starting.task = task;
     ctx.timestamps.started = now();
-    ctx.events.push({ time: ctx.timestamps.started, type: 'started', message: `pid ${proc.pid} (process group ${proc.pgid})` });
-    if (ports.mode === 'static') return { host: dialHost, port, task };
-
-    const ready = await waitForReadyFile(ctx.alloc.data, {
-      until: task.exited,
-      timeoutMs: this.#options.readyTimeoutMs ?? 60_000,
-      signal: ctx.request.signal,
-    });
-    if (!ready) {
-      const exit = await task.exited;
-      const stderr = await readTail(ctx.alloc.stderrPath);
-      throw new PlacementExitedError(ctx.id, exit, stderr, 'wrote its ready file (port unknown)');
-    }
-    const host = ready.host === bindHost ? dialHost : dialAddress(ready.host);
-    this.#placed(ctx, host, ready.port);
-    return { host, port: ready.port, task };
+    ctx.events.push({ time: ctx.timestamps.started, type: 'started', message: `pid ${proc.pid} (process group ${proc.pgid}), port ${values.port}` });
+    return task;
   }
 
   async #placeContainer(plan: ContainerLaunchPlan, ctx: PlaceContext): Promise<{ host: string; port: number; task: LocalTask }> {
@@ -278,8 +323,21 @@ interface PlaceContext {
   alloc: AllocDir;
   timestamps: PlacementTimestamps;
   events: PlacementEvent[];
-  starting: { task?: LocalTask };
+  starting: Starting;
 }
+
+/** What a placement being made holds, for its clean-up when it fails or the process exits. */
+interface Starting {
+  task?: LocalTask;
+  /** The dynamic port reserved for it: released when the placement fails or stops. */
+  port?: PortReservation;
+}
+
+/** How many times an exec plan with a dynamic port is started when its port keeps being taken. */
+const DYNAMIC_PORT_ATTEMPTS = 3;
+
+/** What the server (Node's `listen`) prints when its port is taken. */
+const ADDRESS_IN_USE = /EADDRINUSE|address already in use/i;
 
 /** The variables a Nomad raw_exec task sees, so the same env-expansion checks pass locally. */
 function nomadEnvironment(ctx: PlaceContext, values: PlaceholderValues, dialHost: string): Record<string, string> {
@@ -369,6 +427,13 @@ export async function assertPortFree(host: string, port: number): Promise<void> 
   });
 }
 
-async function readTail(path: string): Promise<string> {
-  return tail(await readFile(path, 'utf8').catch(() => ''), 20);
+/** Size of the file at `path`, 0 when there is none yet. */
+async function fileSize(path: string): Promise<number> {
+  return (await stat(path).catch(() => undefined))?.size ?? 0;
+}
+
+/** The text of `path` from byte `offset` on (what one attempt wrote to a log shared by attempts). */
+async function readFrom(path: string, offset: number): Promise<string> {
+  const bytes = await readFile(path).catch(() => Buffer.alloc(0));
+  return bytes.subarray(offset).toString('utf8');
 }
