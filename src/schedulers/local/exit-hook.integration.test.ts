@@ -1,43 +1,26 @@
 import { spawn } from 'node:child_process';
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { build } from 'esbuild';
+import { access } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../../../test/gate.js';
-import { projectRoot } from '../../common/paths.js';
+import { type BundledFixture, bundleFixture } from './fixtures/bundle-fixture.js';
 import { processGroupMembers } from './process-runner.js';
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 
 describeWith([], 'local scheduler exit hook', () => {
-  let dir: string;
-  let script: string;
+  let fixture: BundledFixture;
 
   beforeAll(async () => {
-    // Bundled under node_modules so the child resolves packages like the library does.
-    const cache = join(projectRoot(), 'node_modules', '.cache');
-    await mkdir(cache, { recursive: true });
-    dir = await mkdtemp(join(cache, 'hpc-sandbox-exit-hook-'));
-    script = join(dir, 'place-and-wait.mjs');
-    await build({
-      entryPoints: [join(projectRoot(), 'src/schedulers/local/fixtures/place-and-wait.ts')],
-      outfile: script,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      logLevel: 'warning',
-    });
+    fixture = await bundleFixture('place-and-wait');
   });
 
   afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
+    await fixture?.remove();
   });
 
   for (const signal of ['SIGINT', 'SIGTERM', 'exit'] as const) {
     it(signal === 'exit' ? 'kills every placement and removes its dirs when the parent exits without stopping them' : `stops every placement when the parent gets ${signal}`, async () => {
-      const child = spawn(process.execPath, [script, signal], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [fixture.script, signal], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { logger } from '../../common/logger.js';
@@ -36,7 +36,10 @@ export interface RunningProcess {
   readonly pid: number;
   /** The process group id that `stop()` signals, when started with `processGroup`. */
   readonly pgid: number | undefined;
-  /** Settles when the leader has exited. Never rejects. */
+  /**
+   * Settles when the leader has exited. Never rejects. On its own it does not keep Node running
+   * (a watcher, like the pool's, must not pin a forgotten process); `stop()` does until it is done.
+   */
   readonly exited: Promise<ProcessExit>;
   /** The exit, once known. */
   readonly exit: ProcessExit | undefined;
@@ -87,6 +90,8 @@ export async function startProcess(options: StartProcessOptions): Promise<Runnin
       });
     }
     log('started pid %d%s: %s', spawned.pid, processGroup ? ' (own group)' : '', options.argv.map(quoteForDisplay).join(' '));
+    // A placement nobody stops must not keep this process alive (the exit hook kills it at exit);
+    // stop() takes the reference back while it waits.
     child.unref();
     return new SpawnedProcess(child, spawned.pid, processGroup);
   } finally {
@@ -101,8 +106,10 @@ class SpawnedProcess implements RunningProcess {
   readonly exited: Promise<ProcessExit>;
   exit: ProcessExit | undefined;
   #stopping: Promise<ProcessExit> | undefined;
+  readonly #child: ChildProcess;
 
-  constructor(child: import('node:child_process').ChildProcess, pid: number, processGroup: boolean) {
+  constructor(child: ChildProcess, pid: number, processGroup: boolean) {
+    this.#child = child;
     this.pid = pid;
     this.pgid = processGroup ? pid : undefined;
     this.exited = new Promise((resolve) => {
@@ -133,6 +140,17 @@ class SpawnedProcess implements RunningProcess {
   }
 
   async #stop(graceMs: number): Promise<ProcessExit> {
+    // The child is unref'd: without this, awaiting its exit below is no reason for Node to stay,
+    // and a script whose last act is `await placement.stop()` would end (code 13) mid-stop.
+    this.#child.ref();
+    try {
+      return await this.#stopGroup(graceMs);
+    } finally {
+      this.#child.unref();
+    }
+  }
+
+  async #stopGroup(graceMs: number): Promise<ProcessExit> {
     this.kill('SIGTERM');
     const deadline = Date.now() + graceMs;
     while (this.isAlive() && Date.now() < deadline) await sleep(20);
