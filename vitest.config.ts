@@ -23,6 +23,8 @@ export default defineConfig({
           name: 'integration',
           include: ['src/**/*.integration.test.ts', 'test/**/*.integration.test.ts', 'suites/**/*.test.ts'],
           globalSetup: ['test/global-setup.ts'],
+          // Nomad cannot be installed here: Nomad legs run against the labelled test double.
+          env: { HPC_SANDBOX_NOMAD_DOUBLE: '1' },
           testTimeout: 180_000,
           hookTimeout: 180_000,
           // Real containers and Slurm jobs compete for two cores: keep files sequential.

@@ -4,7 +4,7 @@ import { which } from '../common/which.js';
 import { UnavailableError } from '../errors.js';
 import type { Driver, DriverName, SandboxSpec } from '../drivers/driver.js';
 import { getDriver } from '../drivers/index.js';
-import { ensureImage, type ImageFormat } from '../images/index.js';
+import { ensureImage, imageFormatFor } from '../images/index.js';
 import { LocalScheduler } from '../schedulers/local/local-scheduler.js';
 import { nomadTaskDriverFor, startLocalAgent, type LocalNomadAgent } from '../schedulers/nomad/agent.js';
 import { nomadDoubleBinDir } from '../schedulers/nomad/double.js';
@@ -62,9 +62,9 @@ export interface OpenSchedulerOptions {
 }
 
 /**
- * When no agent is reachable and no real `nomad` is installed, a run boots the Nomad TEST DOUBLE
- * (fixtures/nomad-double), as DESIGN.md prescribes, and every report marks those legs `double`.
- * Set this variable to `0` to skip Nomad legs instead.
+ * `1` lets a run boot the Nomad TEST DOUBLE (fixtures/nomad-double) when no agent is reachable and
+ * no real `nomad` is installed; every report then marks those legs `double`. The test setup sets
+ * it; outside tests the double is never used and such Nomad legs are skipped with the reason.
  */
 export const NOMAD_DOUBLE_ENV = 'HPC_SANDBOX_NOMAD_DOUBLE';
 
@@ -80,15 +80,12 @@ export function defaultComponents(): HarnessComponents {
   };
 }
 
-/** The image format each driver runs; the process driver needs none. */
-const IMAGE_FORMAT_OF: Partial<Record<DriverName, ImageFormat>> = { docker: 'docker', charliecloud: 'squashfs', singularity: 'sif' };
-
 /**
  * A spec that names its image is used as is (the operator owns it); otherwise the driver's default
  * image is built offline, or reused when its inputs did not change.
  */
 async function ensureDriverImage(driver: Driver, spec: SandboxSpec, signal: AbortSignal): Promise<string | undefined> {
-  const format = IMAGE_FORMAT_OF[driver.name];
+  const format = imageFormatFor(driver.name);
   if (spec.image !== undefined || !format) return spec.image;
   const image = await ensureImage(format, { signal, onProgress: (p) => log('image %s: %s', p.format, p.message) });
   log('image %s ready: %s (%s)', format, image.ref, image.cached ? 'cached' : 'built');
@@ -115,7 +112,7 @@ async function openScheduler(
 /**
  * A reachable agent (`NOMAD_ADDR`, else the default address) is used as is. Otherwise, when the
  * suite allows booting, a local `nomad agent -dev` is started for the leg's task driver: the real
- * `nomad` on PATH, else the TEST DOUBLE unless `HPC_SANDBOX_NOMAD_DOUBLE=0` (reports say so).
+ * `nomad` on PATH, else (in tests only, `HPC_SANDBOX_NOMAD_DOUBLE=1`) the TEST DOUBLE.
  */
 async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOptions): Promise<OpenedScheduler> {
   const reachable = new NomadScheduler(env.NOMAD_ADDR ? { address: env.NOMAD_ADDR } : {});
@@ -127,7 +124,9 @@ async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOption
   await reachable.close();
   if (env.NOMAD_ADDR || !bootAgent) return { available: false, reason: detection.reason ?? 'nomad: no agent reachable' };
 
-  const useDouble = env[NOMAD_DOUBLE_ENV] !== '0' && !(await which('nomad', env));
+  const realNomad = await which('nomad', env);
+  const useDouble = !realNomad && env[NOMAD_DOUBLE_ENV] === '1';
+  if (!realNomad && !useDouble) return { available: false, reason: `nomad: not on PATH and no agent reachable (${detection.reason})` };
   const agentEnv = useDouble ? { ...env, PATH: `${nomadDoubleBinDir()}${delimiter}${env.PATH ?? ''}` } : env;
   let agent: LocalNomadAgent;
   try {
@@ -135,7 +134,7 @@ async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOption
   } catch (error) {
     if (signal.aborted) throw error;
     const why = error instanceof UnavailableError ? error.reason : (error as Error).message;
-    const what = useDouble ? 'booting the test double' : env[NOMAD_DOUBLE_ENV] === '0' ? `booting one (${NOMAD_DOUBLE_ENV}=0: no test double)` : 'booting one';
+    const what = useDouble ? 'booting the test double' : 'booting one';
     return { available: false, reason: `nomad: no agent reachable (${detection.reason}) and ${what} failed: ${why}` };
   }
   const scheduler = new NomadScheduler({ address: agent.address });
@@ -143,7 +142,7 @@ async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOption
   return {
     available: true,
     scheduler,
-    version: agent.isDouble ? `${agent.version} (test double, not Nomad)` : agent.version,
+    version: agent.version,
     double: agent.isDouble,
     close: async () => {
       try {

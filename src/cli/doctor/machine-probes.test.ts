@@ -33,7 +33,7 @@ describe('probeDockerSocket', () => {
 describe('probeNomad', () => {
   it('says the double will be used when neither NOMAD_ADDR nor nomad exists', async () => {
     const row = await probeNomad({ PATH: '/nonexistent' }, AbortSignal.timeout(5_000));
-    expect(row).toMatchObject({ status: 'missing', summary: 'NOMAD_ADDR not set and nomad not on PATH (nomad legs run on the test double unless HPC_SANDBOX_NOMAD_DOUBLE=0)' });
+    expect(row).toMatchObject({ status: 'missing', summary: 'NOMAD_ADDR not set and nomad not on PATH (nomad legs are skipped)' });
   });
 
   it('reports an unreachable NOMAD_ADDR with the address', async () => {

@@ -62,7 +62,7 @@ export function detectionRow(area: string, name: string, detection: Detection): 
 export async function probeNomad(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<DoctorRow> {
   const binary = await which('nomad', env);
   if (!env.NOMAD_ADDR && !binary) {
-    return { area: 'scheduler', name: 'nomad', status: 'missing', summary: 'NOMAD_ADDR not set and nomad not on PATH (nomad legs run on the test double unless HPC_SANDBOX_NOMAD_DOUBLE=0)' };
+    return { area: 'scheduler', name: 'nomad', status: 'missing', summary: 'NOMAD_ADDR not set and nomad not on PATH (nomad legs are skipped)' };
   }
   const nomad = new NomadScheduler(env.NOMAD_ADDR ? { address: env.NOMAD_ADDR } : {});
   try {
