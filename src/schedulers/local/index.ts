@@ -14,5 +14,6 @@ export {
 export { createAllocDir, type AllocDir } from './alloc-dir.js';
 export { waitForReadyFile, readyFilePath, type ReadyInfo } from './ready-file.js';
 export { PLACEHOLDER_VARIABLES, placeholdersToVariables, shellWord, wrapInShell } from './shell-wrapper.js';
-export { LocalPlacementError, PortInUseError } from './errors.js';
+export { LocalPlacementError, PortInUseError, ReadyPortMismatchError } from './errors.js';
+export { isPortReserved, reserveFreePort, type PortReservation, type ReserveFreePortOptions } from './port-reservations.js';
 export { registerExitHook, type ExitHookEntry } from './exit-hook.js';

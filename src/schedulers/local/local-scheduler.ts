@@ -42,7 +42,7 @@ export interface LocalSchedulerOptions {
   sessionId?: string;
   /** SIGTERM (or `docker stop`) grace before SIGKILL. @default 5_000 */
   stopGraceMs?: number;
-  /** How long an exec plan with a dynamic port may take to write its ready file. @default 60_000 */
+  /** How long an exec plan with a dynamic port may take to write its ready file, per start attempt. @default 60_000 */
   readyTimeoutMs?: number;
   /** Stop every placement when this process exits or gets SIGINT/SIGTERM/SIGHUP. @default true */
   exitHook?: boolean;
