@@ -51,7 +51,7 @@ export interface LocalPlacementInit {
   keepAllocDir: boolean;
   probe?: (placement: LocalPlacement) => HealthProbe;
   /** Called once the placement is stopped (the scheduler forgets it). */
-  onStopped: (placement: LocalPlacement) => void;
+  onStopped: (placement: LocalPlacement) => void | Promise<void>;
 }
 
 /** A sandbox server placed on this machine by `LocalScheduler`. */
@@ -142,7 +142,7 @@ export class LocalPlacement implements Placement {
       await this.exited;
       if (!this.#init.keepAllocDir) await this.#removeAllocDir();
     } finally {
-      this.#init.onStopped(this);
+      await this.#init.onStopped(this);
     }
     log('[%s] stopped', this.id);
   }

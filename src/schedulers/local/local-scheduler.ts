@@ -132,9 +132,10 @@ export class LocalScheduler implements Scheduler {
         events,
         keepAllocDir: this.#options.keepAllocDir ?? false,
         probe: this.#options.healthProbe,
-        onStopped: (p) => {
+        onStopped: async (p) => {
           this.#placements.delete(p);
           starting.port?.release();
+          await this.#removeBaseDirWhenIdle();
         },
       });
       this.#placements.add(placement);
@@ -153,11 +154,27 @@ export class LocalScheduler implements Scheduler {
         if (leftover && starting.task?.removeLeftovers) await starting.task.removeLeftovers(alloc).catch(() => undefined);
         if (leftover) await removeAllocDir(alloc);
       }
+      this.#starting.delete(starting);
+      await this.#removeBaseDirWhenIdle();
       if (error instanceof SandboxError) throw error;
       throw new LocalPlacementError(id, request.driver.name, (error as Error).message, { cause: error });
     } finally {
       this.#starting.delete(starting);
     }
+  }
+
+  /**
+   * A scheduler nobody closes (a pool's, a script's) must not leave its temp base dir behind: once
+   * nothing runs or starts, the dir it made is removed, and made again by the next place().
+   */
+  async #removeBaseDirWhenIdle(): Promise<void> {
+    if (!this.#ownsBaseDir || !this.#baseDirPath || this.#options.keepAllocDir) return;
+    if (this.#placements.size > 0 || this.#starting.size > 0) return;
+    const base = this.#baseDirPath;
+    this.#baseDir = undefined;
+    this.#baseDirPath = undefined;
+    this.#ownsBaseDir = false;
+    await rm(base, { recursive: true, force: true });
   }
 
   async #placeExec(plan: ExecLaunchPlan, ctx: PlaceContext): Promise<{ host: string; port: number; task: LocalTask }> {
