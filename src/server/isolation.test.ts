@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,8 @@ describe('a server whose bwrap cannot create namespaces', () => {
       const r = await client.bash('slot_0', 'echo ran');
       expect(r).toMatchObject({ success: true, output: 'ran', metadata: { sandboxed: false, sandbox_fallback: true } });
       expect(r.metadata.fallback_reason).toContain('No permissions to create new namespace');
+      // The probe's stderr went through an unlinked file in the data root: nothing is left of it.
+      expect((await readdir(join(dir, 'auto-data'))).sort()).toEqual(['.hpc-sandbox-ready.json', 'slot_0']);
     } finally {
       await server.close();
     }

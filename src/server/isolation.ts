@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { delimiter, join, sep } from 'node:path';
 import type { IsolationMode, IsolationReport } from '../protocol/types.js';
 import { serverLog } from './log.js';
@@ -26,16 +26,21 @@ export interface SandboxLayout {
   rootEntries: RootEntry[];
 }
 
-/** Finds `name` on PATH with synchronous stats: a handful of syscalls, cheaper than a promise chain at boot. */
+/**
+ * Finds `name` on PATH with synchronous stats: a handful of syscalls, cheaper than a promise chain
+ * at boot. Missing candidates are skipped without an exception (each thrown error costs a stack
+ * trace, and the boot looks up three names through every PATH entry before the probe starts).
+ */
 export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, name);
     try {
+      if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
       accessSync(candidate, constants.X_OK);
       return candidate;
     } catch {
-      // not in this directory
+      // not executable, or a PATH entry that is not a directory
     }
   }
   return undefined;
@@ -62,11 +67,16 @@ const PROVIDED = new Set(['proc', 'dev', 'tmp', 'workspace']);
  */
 export function hostRootEntries(root = '/'): RootEntry[] {
   const out: RootEntry[] = [];
-  for (const name of readdirSync(root).sort()) {
+  // The entry types come with the listing (one getdents instead of an lstat per entry); only a
+  // file system that does not report types needs the lstat.
+  const entries = readdirSync(root, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const name = entry.name;
     if (PROVIDED.has(name)) continue;
     try {
-      const info = lstatSync(join(root, name));
-      out.push(info.isSymbolicLink() ? { name, kind: 'symlink', target: readlinkSync(join(root, name)) } : { name, kind: 'bind' });
+      const known = entry.isSymbolicLink() || entry.isDirectory() || entry.isFile() || entry.isSocket() || entry.isFIFO() || entry.isBlockDevice() || entry.isCharacterDevice();
+      const isLink = known ? entry.isSymbolicLink() : lstatSync(join(root, name)).isSymbolicLink();
+      out.push(isLink ? { name, kind: 'symlink', target: readlinkSync(join(root, name)) } : { name, kind: 'bind' });
     } catch {
       // vanished while listing
     }
@@ -112,22 +122,56 @@ interface ProbeOutcome {
   stderr: string;
 }
 
-function runProbe(argv: string[], timeoutMs: number): Promise<ProbeOutcome> {
+/**
+ * An already unlinked file in `dir` to take a child's stderr, or undefined when `dir` is not
+ * writable. Nothing is left behind, even if the server dies.
+ */
+function anonymousFile(dir: string): number | undefined {
+  const path = join(dir, `.hpc-sandbox-probe-${process.pid}.stderr`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'w+', 0o600);
+    unlinkSync(path);
+    return fd;
+  } catch {
+    if (fd !== undefined) closeSync(fd);
+    return undefined;
+  }
+}
+
+/**
+ * Runs one probe command. Its stderr goes to an unlinked file in `scratchDir` rather than a pipe:
+ * a pipe costs the process's first spawn a stream set-up and its end one more event (about 2 ms
+ * together on the path every boot waits for), and the text is read only when the probe fails.
+ * Falls back to a pipe when `scratchDir` is not writable.
+ */
+function runProbe(argv: string[], timeoutMs: number, scratchDir: string): Promise<ProbeOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      if (stderr.length < 2_000) stderr += chunk;
+    const errFd = anonymousFile(scratchDir);
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', errFd ?? 'pipe'] });
+    let piped = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      if (piped.length < 2_000) piped += chunk;
     });
+    const stderr = (): string => {
+      if (errFd === undefined) return piped.trim();
+      const buffer = Buffer.alloc(2_000);
+      return buffer.toString('utf8', 0, readSync(errFd, buffer, 0, buffer.length, 0)).trim();
+    };
+    let settled = false;
+    const settle = (outcome: () => ProbeOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(outcome());
+      if (errFd !== undefined) closeSync(errFd);
+    };
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ ok: false, stderr: error.message });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ ok: code === 0, stderr: stderr.trim() || (signal ? `killed by ${signal} after ${timeoutMs}ms` : `exit code ${code}`) });
-    });
+    child.on('error', (error) => settle(() => ({ ok: false, stderr: error.message })));
+    // With a pipe, 'close' also waits for the end of its stderr; with a file, the exit is the end.
+    child.on(errFd === undefined ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) =>
+      settle(() => (code === 0 ? { ok: true, stderr: '' } : { ok: false, stderr: stderr() || (signal ? `killed by ${signal} after ${timeoutMs}ms` : `exit code ${code}`) })),
+    );
   });
 }
 
@@ -174,7 +218,7 @@ export async function probeIsolation(
     // The probe tests namespaces and mounts; exec'ing `true` itself instead of `<shell> -c true`
     // spares a shell start-up on the path every boot waits for.
     if (trueBinary) argv.splice(argv.length - 3, 3, trueBinary);
-    const outcome = await runProbe(argv, 5_000);
+    const outcome = await runProbe(argv, 5_000, layout.dataRoot);
     const label = `${config.userNamespace ? 'userns' : 'no-userns'}+${config.procMode === 'proc' ? '--proc' : '--bind /proc'}`;
     if (outcome.ok) {
       const probeMs = Math.round((performance.now() - started) * 10) / 10;

@@ -2,14 +2,19 @@
  * Entry of the bundled sandbox server (dist/sandbox-server.mjs): `node sandbox-server.mjs --port 0
  * --slots 4 --data-dir /data`. Imports nothing but node:* and src/protocol, so an image needs only
  * node, sh, bwrap and this one file. The CLI (`hpc-sandbox serve`) reuses `runSandboxServer`.
+ *
+ * Boot order: `/health` waits for the bwrap probe, so the probe is spawned first (beginBoot, whose
+ * imports are small) and the HTTP side (sandbox-server.ts and node:http) is loaded while it runs.
+ * The bundle keeps that module lazy: nothing here imports it statically.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { beginBoot } from './boot.js';
 import { parseServeArgs, SERVE_USAGE, ServeOptionsError } from './options.js';
-import { startSandboxServer, type RunningSandboxServer, type SandboxServerOptions } from './sandbox-server.js';
+import type { RunningSandboxServer, SandboxServerOptions } from './sandbox-server.js';
 
 export { parseServeArgs, resolveServeOptions, SERVE_USAGE, ServeOptionsError, type ServeFlags } from './options.js';
-export { startSandboxServer, type RunningSandboxServer, type SandboxServerOptions } from './sandbox-server.js';
+export type { RunningSandboxServer, SandboxServerOptions } from './sandbox-server.js';
 
 /**
  * Starts the server and ties it to the process: SIGTERM or SIGINT stop accepting, kill running
@@ -18,7 +23,11 @@ export { startSandboxServer, type RunningSandboxServer, type SandboxServerOption
 export async function runSandboxServer(options: SandboxServerOptions): Promise<RunningSandboxServer> {
   // Handlers go in before the server starts: a scheduler may signal as soon as the ready file
   // appears, and the default SIGTERM action would skip the clean-up.
-  const starting = startSandboxServer(options);
+  const starting = (async () => {
+    const boot = beginBoot(options);
+    const { startSandboxServer } = await import('./sandbox-server.js');
+    return startSandboxServer(options, boot);
+  })();
   const stop = (): void => {
     starting
       .then((server) => server.close())
@@ -76,7 +85,7 @@ function startedDirectly(): boolean {
   const self = fileURLToPath(import.meta.url);
   if (!/(sandbox-server\.mjs|[\\/]server[\\/]main\.[cm]?[jt]s)$/.test(self)) return false;
   try {
-    return realpathSync(entry) === realpathSync(self);
+    return realpathSync.native(entry) === realpathSync.native(self);
   } catch {
     return false;
   }

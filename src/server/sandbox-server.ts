@@ -1,7 +1,6 @@
-import { mkdirSync, realpathSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, TOOLS } from '../protocol/constants.js';
 import type { ErrorResponse, ExecuteRequest, ExecuteResponse, HealthResponse, IsolationMode, SlotsResponse } from '../protocol/types.js';
 import {
@@ -15,9 +14,10 @@ import {
 import { archiveArtifacts, listArtifacts, readArtifact } from './artifacts.js';
 import { bearerMatches } from './auth.js';
 import { bashTool } from './bash-tool.js';
+import { beginBoot, type SandboxBoot } from './boot.js';
 import { readFileTool, writeFileTool } from './file-tools.js';
 import { HttpError, readJsonBody, sendJson } from './http-io.js';
-import { findShell, hostRootEntries, probeIsolation, type IsolationProbe, type SandboxLayout } from './isolation.js';
+import type { IsolationProbe } from './isolation.js';
 import { serverLog } from './log.js';
 import { removeReadyFile, writeReadyFile } from './ready-file.js';
 import { Slot } from './slot.js';
@@ -79,23 +79,16 @@ type Route = (req: IncomingMessage) => Promise<{ status: number; body: unknown }
 /**
  * Starts a sandbox server: creates `slot_0..slot_{N-1}` under the data dir, starts listening and,
  * in parallel, probes bubblewrap (requests that need the result wait for it). Once listening it
- * writes the ready file.
+ * writes the ready file. `boot`, when given, is `beginBoot(options)` called earlier by the caller
+ * (the entry starts the probe before loading this module); by default it is called here.
  */
-export async function startSandboxServer(options: SandboxServerOptions): Promise<RunningSandboxServer> {
-  const started = performance.now();
+export async function startSandboxServer(options: SandboxServerOptions, boot: SandboxBoot = beginBoot(options)): Promise<RunningSandboxServer> {
+  const { started, dataDir, layout, isolation } = boot;
   const limits: ServerLimitsConfig = { ...DEFAULT_LIMITS, ...options.limits };
-  // Synchronous on purpose: a handful of syscalls, and the probe below can start at once.
-  mkdirSync(options.dataDir, { recursive: true });
-  const dataDir = realpathSync(options.dataDir);
-  const orderedSlots = Array.from({ length: options.slots }, (_, i) => new Slot(`slot_${i}`, join(dataDir, `slot_${i}`)));
+  const orderedSlots = boot.slotDirs.map((dir, i) => new Slot(`slot_${i}`, dir));
   const slots = new Map(orderedSlots.map((slot) => [slot.id, slot]));
-  for (const slot of orderedSlots) mkdirSync(slot.dir, { recursive: true });
-  const sourceEnv = options.env ?? process.env;
-  const commandEnv: NodeJS.ProcessEnv = { ...sourceEnv };
+  const commandEnv: NodeJS.ProcessEnv = { ...(options.env ?? process.env) };
   delete commandEnv[ENV.token];
-  const layout: SandboxLayout = { dataRoot: dataDir, hiddenFiles: options.tokenFile ? [options.tokenFile] : [], shell: findShell(sourceEnv), rootEntries: hostRootEntries() };
-  // The probe runs while the server starts listening: boot time is what schedulers wait for.
-  const isolation = probeIsolation(options.isolation, layout, orderedSlots[0]?.dir ?? dataDir, sourceEnv);
   let port = options.port;
   let closing = false;
 
@@ -241,8 +234,9 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
     }
   };
 
-  // Loaded here, after the probe was spawned, so loading node:http overlaps the probe.
-  const { createServer } = await import('node:http');
+  // Loaded here, after the probe was spawned, so loading node:http overlaps the probe; through
+  // require, which is synchronous and skips the ESM loader (import() cost ~2 ms more at boot).
+  const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
   const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -253,7 +247,7 @@ export async function startSandboxServer(options: SandboxServerOptions): Promise
   });
   port = (server.address() as AddressInfo).port;
   const url = `http://${connectableHost(options.host)}:${port}`;
-  await writeReadyFile(dataDir, { port, host: options.host, pid: process.pid, version: SERVER_VERSION, url, data_dir: dataDir, slots: options.slots });
+  writeReadyFile(dataDir, { port, host: options.host, pid: process.pid, version: SERVER_VERSION, url, data_dir: dataDir, slots: options.slots });
   log(`listening on ${url} with ${options.slots} slots in ${dataDir}, ${performance.now().toFixed(1)} ms after process start`);
 
   let closed: Promise<void> | undefined;
