@@ -24,7 +24,7 @@ describe('shipped suites', () => {
 
   it('startup has a benchmark and a median, p95 and success reference for every leg', async () => {
     const suite = await loadSuite(join(projectRoot(), 'suites', 'startup.yaml'));
-    expect(suite.benchmarks.startup?.modes).toEqual(['sequential', 'staggered', 'burst']);
+    expect(suite.benchmarks.startup?.modes).toEqual(['sequential', 'staggered', 'burst', 'warm']);
     for (const leg of suite.legs) {
       for (const metric of ['startup.median', 'startup.p95', 'startup.successRate']) {
         const reference = suite.references[leg.name]?.[metric] ?? suite.references['*']?.[metric];
