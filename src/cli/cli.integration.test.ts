@@ -106,6 +106,10 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
     const required = await runCli(['check', suite, '--require', 'local:podman'], { env: env() });
     expect(required.exitCode).toBe(3);
     expect(required.stdout).toContain('local x podman is required by HPC_SANDBOX_REQUIRE but cannot run');
+    const misspelt = await runCli(['check', suite, '--require', 'local:podmn'], { env: env() });
+    expect(misspelt.exitCode).toBe(2);
+    expect(misspelt.stderr).toContain('token "local:podmn": unknown driver "podmn"');
+    expect(misspelt.stdout).not.toContain('local x podman');
   });
 
   it('check runs local x process end to end: --json on stdout, --report files, nothing left behind', async () => {

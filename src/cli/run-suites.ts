@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { RunEvents } from '../harness/events.js';
+import { parseRequirements } from '../harness/requirements.js';
 import { startupBenchmark } from '../harness/bench/startup-benchmark.js';
 import { defaultComponents } from '../harness/components.js';
 import { colorEnabled, painter, toJson } from '../harness/report/format.js';
@@ -26,6 +27,7 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
     const tokens = [...(env.HPC_SANDBOX_REQUIRE ?? '').split(','), ...flags.require].map((t) => t.trim()).filter(Boolean);
     env.HPC_SANDBOX_REQUIRE = [...new Set(tokens)].join(',');
   }
+  parseRequirements(env); // a misspelt leg token is a usage error before anything loads or starts
   const paths = suiteArgs.length > 0 ? suiteArgs : [command === 'check' ? 'readiness' : 'startup'];
   const progressStream = flags.json ? io.stderr : io.stdout;
   const progress = new ProgressReporter({ stream: progressStream, env, verbose: flags.verbose });

@@ -25,6 +25,15 @@ describe('parseRequirements (HPC_SANDBOX_REQUIRE)', () => {
     expect(require('docker').requiresBwrap).toBe(false);
   });
 
+  it('refuses a leg token with an unknown scheduler or driver, so a typo cannot silently require nothing', () => {
+    expect(() => require('local:dokcer')).toThrow(
+      'HPC_SANDBOX_REQUIRE (or --require) token "local:dokcer": unknown driver "dokcer"; expected * or one of process, docker, singularity, charliecloud, podman',
+    );
+    expect(() => require('docker, nomda:*')).toThrow('token "nomda:*": unknown scheduler "nomda"');
+    expect(() => require('local:docker:x')).toThrow('token "local:docker:x": expected scheduler:driver');
+    expect(() => require('local:')).toThrow('unknown driver ""');
+  });
+
   it('words the failure of a required leg', () => {
     expect(requiredButMissing({ scheduler: 'nomad', driver: 'singularity' }, 'apptainer: not on PATH')).toBe(
       'nomad x singularity is required by HPC_SANDBOX_REQUIRE but cannot run: apptainer: not on PATH',

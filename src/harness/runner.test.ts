@@ -176,14 +176,15 @@ describe('runSuite', () => {
     expect(placements[0]?.plannedEnv).toEqual({ HPC_SANDBOX_CHECK_ALLOWED: 'allowed value with spaces' });
   });
 
-  it('rejects unknown leg and check selections with the choices', async () => {
-    const { components } = standIns();
-    await expect(runSuite(parseSuite(SUITE, 'unit.yaml'), { components, legs: ['slurm:process'] })).rejects.toThrow(
-      'suite unit is not available: no leg "slurm x process"; legs: local x process, local x docker, local x charliecloud',
-    );
-    await expect(runSuite(parseSuite(SUITE, 'unit.yaml'), { components, checks: ['bash'] })).rejects.toThrow(
-      'suite unit is not available: no check "bash"; checks: isolation, env-expansion',
-    );
+  it('rejects unknown leg and check selections with the choices, as configuration errors', async () => {
+    const { components, placements } = standIns();
+    const badLeg = runSuite(parseSuite(SUITE, 'unit.yaml'), { components, legs: ['slurm:process'] });
+    await expect(badLeg).rejects.toThrow('suite unit.yaml has no leg "slurm x process"; legs: local x process, local x docker, local x charliecloud');
+    await expect(badLeg).rejects.toMatchObject({ code: 'HPCSB_CONFIG_INVALID' });
+    const badCheck = runSuite(parseSuite(SUITE, 'unit.yaml'), { components, checks: ['bash'] });
+    await expect(badCheck).rejects.toThrow('suite unit.yaml has no check "bash"; checks: isolation, env-expansion');
+    await expect(badCheck).rejects.toMatchObject({ code: 'HPCSB_CONFIG_INVALID' });
+    expect(placements).toEqual([]);
   });
 
   it('stops everything and returns an aborted report when cancelled mid-run', async () => {

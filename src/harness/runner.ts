@@ -5,7 +5,7 @@ import { CleanupStack } from '../common/cleanup-stack.js';
 import { logger } from '../common/logger.js';
 import { projectRoot } from '../common/paths.js';
 import type { Driver, SandboxSpec } from '../drivers/driver.js';
-import { AbortedError, isSandboxError, UnavailableError } from '../errors.js';
+import { AbortedError, ConfigError, isSandboxError, UnavailableError } from '../errors.js';
 import type { Placement, PortRequest, Scheduler, SchedulerName } from '../schedulers/scheduler.js';
 import type { CheckContext, PlacedSandbox, SpecNeeds } from './checks/check.js';
 import { findCheck } from './checks/registry.js';
@@ -475,7 +475,7 @@ function selectLegs(suite: ResolvedSuite, wanted: readonly string[] | undefined)
   const names = wanted.map((w) => w.replace(/^\s*([a-z]+)\s*:\s*([a-z]+)\s*$/, '$1 x $2'));
   const unknown = names.filter((n) => !suite.legs.some((leg) => leg.name === n));
   if (unknown.length > 0) {
-    throw new UnavailableError(`suite ${suite.name}`, `no leg ${unknown.map((u) => JSON.stringify(u)).join(', ')}; legs: ${suite.legs.map((l) => l.name).join(', ')}`);
+    throw new ConfigError(`suite ${suite.path} has no leg ${unknown.map((u) => JSON.stringify(u)).join(', ')}; legs: ${suite.legs.map((l) => l.name).join(', ')}`);
   }
   return suite.legs.filter((leg) => names.includes(leg.name));
 }
@@ -484,7 +484,7 @@ function selectChecks(suite: ResolvedSuite, wanted: readonly string[] | undefine
   if (!wanted || wanted.length === 0) return [...suite.checks];
   const unknown = wanted.filter((n) => !suite.checks.some((c) => c.name === n));
   if (unknown.length > 0) {
-    throw new UnavailableError(`suite ${suite.name}`, `no check ${unknown.map((u) => JSON.stringify(u)).join(', ')}; checks: ${suite.checks.map((c) => c.name).join(', ')}`);
+    throw new ConfigError(`suite ${suite.path} has no check ${unknown.map((u) => JSON.stringify(u)).join(', ')}; checks: ${suite.checks.map((c) => c.name).join(', ')}`);
   }
   return suite.checks.filter((c) => wanted.includes(c.name));
 }
