@@ -59,6 +59,10 @@ class CappedBuffer {
 export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> {
   const started = performance.now();
   const maxBytes = options.maxOutputChars * 4 + 4;
+  if (options.signal?.aborted) {
+    // Killed before its turn came (shutdown): nothing is started, so nothing can be left behind.
+    return Promise.resolve({ exitCode: -1, signal: null, stdout: '', stderr: '', timedOut: false, aborted: true, truncated: false, durationMs: 0 });
+  }
   return new Promise((resolve) => {
     const stdout = new CappedBuffer(maxBytes);
     const stderr = new CappedBuffer(maxBytes);
@@ -83,7 +87,6 @@ export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> 
       kill();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
 

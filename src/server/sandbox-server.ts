@@ -69,6 +69,18 @@ function errorBody(errorCode: string, error: string, extra: Record<string, unkno
   return { success: false, error, error_code: errorCode, ...extra };
 }
 
+/** The `execution_id` of a request refused by validation, so the caller can still match the answer. */
+function executionIdOf(body: unknown): string | null {
+  const id = (body as { execution_id?: unknown } | null)?.execution_id;
+  return typeof id === 'string' ? id : null;
+}
+
+/** The answer to an execute request whose fields are wrong (a 400; inside a batch, its item). */
+function invalidExecuteRequest(body: unknown, error: string): ToolResult {
+  const refused = toolFailure(400, error, { error_code: 'invalid_request' });
+  return { status: refused.status, response: { ...refused.response, execution_id: executionIdOf(body) } };
+}
+
 function unwrap<T>(result: Validated<T>): T {
   if (!result.ok) throw new HttpError(400, 'invalid_request', result.error);
   return result.value;
@@ -158,11 +170,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     'POST /execute': async (req) => {
       const body = await readJsonBody(req, limits.maxBodyBytes);
       const parsed = validateExecuteRequest(body);
-      if (!parsed.ok) {
-        const executionId = typeof (body as { execution_id?: unknown })?.execution_id === 'string' ? (body as { execution_id: string }).execution_id : null;
-        return { status: 400, body: { ...toolFailure(400, parsed.error, { error_code: 'invalid_request' }).response, execution_id: executionId } };
-      }
-      const result = await executeOne(parsed.value);
+      const result = parsed.ok ? await executeOne(parsed.value) : invalidExecuteRequest(body, parsed.error);
       return { status: result.status, body: result.response };
     },
     'POST /batch': async (req) => {
@@ -171,8 +179,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       const answers: ExecuteResponse[] = await Promise.all(
         body.map(async (item, i) => {
           const parsed = validateExecuteRequest(item, `[${i}].`);
-          if (!parsed.ok) return toolFailure(400, parsed.error, { error_code: 'invalid_request' }).response;
-          return (await executeOne(parsed.value)).response;
+          return (parsed.ok ? await executeOne(parsed.value) : invalidExecuteRequest(item, parsed.error)).response;
         }),
       );
       return { status: 200, body: answers };
@@ -255,7 +262,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     closed ??= (async () => {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const slot of orderedSlots) slot.abortRunning('the sandbox server is shutting down');
+      for (const slot of orderedSlots) slot.close('the sandbox server is shutting down');
       server.closeIdleConnections();
       // Answers in flight finish quickly once their commands are killed; do not wait forever.
       const grace = setTimeout(() => server.closeAllConnections(), 2_000);

@@ -12,6 +12,7 @@ export class Slot {
   currentExecutionId: string | null = null;
   #tail: Promise<unknown> = Promise.resolve();
   readonly #running = new Set<AbortController>();
+  #closedBecause: string | undefined;
 
   constructor(
     readonly id: string,
@@ -19,10 +20,14 @@ export class Slot {
     readonly dir: string,
   ) {}
 
-  /** Runs `work` after everything queued before it in this slot; `signal` fires on reset or shutdown. */
+  /**
+   * Runs `work` after everything queued before it in this slot; `signal` fires on reset or
+   * shutdown. Once the slot is closed, queued work starts with `signal` already aborted.
+   */
   run<T>(executionId: string | null, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     const turn = this.#tail.then(async () => {
+      if (this.#closedBecause !== undefined) controller.abort(new Error(this.#closedBecause));
       this.state = 'executing';
       this.currentExecutionId = executionId;
       this.#running.add(controller);
@@ -41,6 +46,15 @@ export class Slot {
   /** Kills what runs in the slot now (queued work still runs afterwards). */
   abortRunning(reason: string): void {
     for (const controller of this.#running) controller.abort(new Error(reason));
+  }
+
+  /**
+   * Kills what runs in the slot now and what is queued as it comes up: at shutdown a command
+   * still waiting its turn must not start (outside bwrap nothing would kill it with the server).
+   */
+  close(reason: string): void {
+    this.#closedBecause = reason;
+    this.abortRunning(reason);
   }
 
   /** Empties the workspace, keeping the directory itself. Call inside `run`. */
