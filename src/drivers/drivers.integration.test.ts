@@ -112,3 +112,13 @@ describeWith(['charliecloud', 'squashfs'], 'charliecloud driver on SquashFS, liv
     expect(await server.health(signal)).toMatchObject({ status: 'ok', slots: 2, bwrap_available: true });
   });
 });
+
+describeWith(['apptainer'], 'singularity driver, live', () => {
+  it('runs the default image (SIF) with a clean environment: /health answers and bwrap works inside', async ({ signal }) => {
+    await ensureImage('sif', { signal });
+    const server = await startExecPlan(await new SingularityDriver().plan(spec), signal);
+    started.push(server);
+    const health = await server.health(signal);
+    expect(health).toMatchObject({ status: 'ok', slots: 2, bwrap_available: true });
+  });
+});

@@ -6,6 +6,8 @@ import { describeWith } from '../../../test/gate.js';
 import type { CapabilityName } from '../../../test/capabilities.js';
 import { getDriver } from '../../drivers/index.js';
 import type { Driver, DriverName, SandboxSpec } from '../../drivers/driver.js';
+import { CONTAINER_PORT } from '../../drivers/server-command.js';
+import type { ImageFormat } from '../../images/image-format.js';
 import { SandboxClient } from '../../client/sandbox-client.js';
 import { isSandboxError } from '../../errors.js';
 import { SlotPool } from '../../pool/slot-pool.js';
@@ -16,10 +18,12 @@ import type { LocalPlacement } from './local-placement.js';
 import { LocalScheduler } from './local-scheduler.js';
 import { processGroupMembers } from './process-runner.js';
 
-const LEGS: Array<{ driver: DriverName; needs: CapabilityName[]; image?: 'docker' | 'squashfs' }> = [
+const LEGS: Array<{ driver: DriverName; needs: CapabilityName[]; image?: ImageFormat }> = [
   { driver: 'process', needs: [] },
   { driver: 'docker', needs: ['docker'], image: 'docker' },
   { driver: 'charliecloud', needs: ['charliecloud', 'squashfs'], image: 'squashfs' },
+  // Apptainer cannot be installed on the CI machine: this leg runs wherever `apptainer` is on PATH.
+  { driver: 'singularity', needs: ['apptainer'], image: 'sif' },
 ];
 
 const SPEC: SandboxSpec = { slots: 2, envAllowlist: [], env: {}, isolation: 'auto' };
@@ -147,7 +151,7 @@ for (const leg of LEGS) {
           const health = await client.health();
           // Exec plans share the host network: the server listens on the placement's port. A
           // container listens on its container port, which Docker maps to the placement's port.
-          const listening = leg.driver === 'docker' ? health.port : placement.port;
+          const listening = placement.containerId === undefined ? placement.port : CONTAINER_PORT;
           expect(health.port).toBe(listening);
           expect(echoed.output).toBe(String(listening));
         } finally {
