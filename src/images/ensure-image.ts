@@ -215,7 +215,7 @@ class ImageBuilder {
       await rename(staging, this.rootfs);
     } catch (error) {
       await rm(staging, { recursive: true, force: true });
-      throw asBuildError('dir', error);
+      throw asBuildError('dir', this.rootfs, error);
     }
     return true;
   }
@@ -230,7 +230,7 @@ class ImageBuilder {
       await rename(partial, ref);
     } catch (error) {
       await rm(partial, { force: true });
-      throw asBuildError(name, error);
+      throw asBuildError(name, ref, error);
     }
     return { ref, cached: false };
   }
@@ -247,7 +247,7 @@ class ImageBuilder {
       this.progress('import', `importing into the Docker Engine as ${ref} (no registry)`);
       await engine.importImage(tar, { repo: DOCKER_IMAGE_REPOSITORY, tag: this.inputs.hash, changes: dockerChanges(this.inputs.hash) }, { signal: this.signal });
     } catch (error) {
-      throw asBuildError('docker', error);
+      throw asBuildError('docker', ref, error);
     } finally {
       await rm(tar, { force: true });
     }
@@ -278,10 +278,11 @@ async function pointLink(link: string, target: string): Promise<void> {
   await rename(temporary, link);
 }
 
-function asBuildError(what: string, error: unknown): SandboxError {
+/** A build step's failure as `HPCSB_IMAGE_BUILD`, naming the image being made (`target`: path or tag). */
+function asBuildError(what: string, target: string, error: unknown): SandboxError {
   if (error instanceof AbortedError || error instanceof UnavailableError) return error;
   const why = error instanceof Error ? error.message : String(error);
-  return new SandboxError('HPCSB_IMAGE_BUILD', `Building the ${what} sandbox image failed: ${why}`, { cause: error });
+  return new SandboxError('HPCSB_IMAGE_BUILD', `Building the ${what} sandbox image ${target} failed: ${why}`, { cause: error });
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -36,7 +36,9 @@ Formats:
   dir       <cache>/images/<hash>/rootfs, a directory image (link: <cache>/images/hpc-sandbox.dir)
   sif       apptainer build of the root filesystem (only where apptainer or singularity exists)
 
-The cache is HPC_SANDBOX_CACHE_DIR, else <package>/.cache. A build runs only when its inputs changed.`,
+The cache is HPC_SANDBOX_CACHE_DIR, else <package>/.cache. A build runs only when its inputs changed.
+With a registry, the online recipes build the same layout: fixtures/images/Dockerfile (docker build)
+and fixtures/images/sandbox.def (apptainer build).`,
     )
     .action(async (flags: { format: ImageFormat | 'all'; json?: boolean }) => {
       const formats = flags.format === 'all' ? IMAGE_FORMATS : [flags.format];
