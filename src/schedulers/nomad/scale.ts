@@ -18,8 +18,8 @@ export interface ScaleGroupOptions {
 
 /**
  * Sets the count of `group` in `jobId` (the slot pool grows and shrinks its Nomad job this way).
- * When Nomad answers `job scaling blocked due to active deployment`, waits for the latest
- * deployment to leave `running` (blocking queries on the job's scale status) and tries again.
+ * When Nomad answers `job scaling blocked due to active deployment`, waits (blocking queries on the
+ * job's scale status, never a sleep) until the job's allocations change, and tries again.
  * The jobs this project writes use `MinHealthyTime: 0`, so that window is short.
  */
 export async function scaleGroup(
@@ -33,6 +33,7 @@ export async function scaleGroup(
   const deadline = Date.now() + timeoutMs;
   let index: number | undefined;
   let attempts = 0;
+  let blockedBy = '';
   for (;;) {
     attempts++;
     try {
@@ -42,18 +43,18 @@ export async function scaleGroup(
       if (options.signal?.aborted) throw new AbortedError(`Scaling ${jobId}/${group}`, { cause: error });
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) {
-        throw new WaitTimeoutError(`the deployment of Nomad job ${jobId} to end before scaling ${group} to ${count}`, timeoutMs, `${SCALING_BLOCKED_MESSAGE}, attempt ${attempts}`, {
+        throw new WaitTimeoutError(`the deployment of Nomad job ${jobId} to end before scaling ${group} to ${count}`, timeoutMs, `${SCALING_BLOCKED_MESSAGE}, attempt ${attempts}` + (blockedBy ? `, ${blockedBy}` : ''), {
           cause: error,
         });
       }
-      log('[%s] scale to %d blocked by an active deployment; waiting', jobId, count);
+      // Nomad's "active" covers running, pending, paused, blocked... (anything not terminal): wait
+      // for the job's scale status to move instead of asking again at once, whatever the status.
       const deployment = await client.latestDeployment(jobId, { signal: options.signal });
-      if (deployment && deployment.Status === 'running') {
-        // Any change of the job's allocations (health) moves the scale status index.
-        const waitSeconds = Math.max(1, Math.min(30, Math.ceil(remainingMs / 1000)));
-        const scale = await client.jobScale(jobId, { index: index ?? 1, waitSeconds, signal: options.signal });
-        index = scale.index;
-      }
+      blockedBy = deployment ? `deployment ${deployment.ID.slice(0, 8)} ${deployment.Status}` : 'no deployment visible yet';
+      log('[%s] scale to %d blocked by an active deployment (%s); waiting', jobId, count, blockedBy);
+      const waitSeconds = Math.max(1, Math.min(30, Math.ceil(remainingMs / 1000)));
+      const scale = await client.jobScale(jobId, { index: index ?? 1, waitSeconds, signal: options.signal });
+      index = Math.max(scale.index, index ?? 1);
     }
   }
 }

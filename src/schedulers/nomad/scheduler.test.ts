@@ -1,5 +1,5 @@
 import { MockAgent, type Interceptable } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nomadErrorBody, nomadResponse, RECORDED } from '../../../fixtures/nomad/responses.js';
 import type { Driver, SandboxSpec } from '../../drivers/driver.js';
 import { isSandboxError } from '../../errors.js';
@@ -146,6 +146,43 @@ describe('scaleGroup', () => {
     const answer = await scaleGroup(client, RECORDED.jobId, 'sandbox', 3, { message: 'pool grows' });
     expect(answer.EvalID).toBe(RECORDED.evalId);
     expect(bodies).toEqual([{ Count: 3, Target: { Group: 'sandbox' }, Message: 'pool grows' }]);
+  });
+
+  it('blocks on the scale index for any non-terminal deployment (paused too), never asking again at once', async () => {
+    const pool = agent.get(ADDRESS);
+    const scalePath = `/v1/job/${RECORDED.jobId}/scale`;
+    const paused = { ...nomadResponse('deployment-running'), Status: 'paused', StatusDescription: 'Deployment is paused' };
+    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
+    pool.intercept({ path: `/v1/job/${RECORDED.jobId}/deployment`, method: 'GET' }).reply(200, paused);
+    pool.intercept({ path: `${scalePath}?index=1&wait=30s`, method: 'GET' }).reply(200, nomadResponse('job-scale'), { headers: { 'x-nomad-index': '33' } });
+    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
+    pool.intercept({ path: `/v1/job/${RECORDED.jobId}/deployment`, method: 'GET' }).reply(200, paused);
+    // The second wait hangs on the index the first one returned: no busy loop of POSTs.
+    pool.intercept({ path: `${scalePath}?index=33&wait=30s`, method: 'GET' }).reply(200, nomadResponse('job-scale'), { headers: { 'x-nomad-index': '34' } });
+    pool.intercept({ path: scalePath, method: 'POST' }).reply(200, nomadResponse('register'));
+    expect((await scaleGroup(client, RECORDED.jobId, 'sandbox', 2)).EvalID).toBe(RECORDED.evalId);
+  });
+
+  it('names the deployment that kept scaling blocked when the wait runs out', async () => {
+    const pool = agent.get(ADDRESS);
+    const scalePath = `/v1/job/${RECORDED.jobId}/scale`;
+    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
+    pool.intercept({ path: `/v1/job/${RECORDED.jobId}/deployment`, method: 'GET' }).reply(200, nomadResponse('deployment-running'));
+    // The blocking read "takes" 2 s of a 1 s budget (only Date is faked: the mock answers at once).
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const passTwoSeconds = () => {
+      vi.setSystemTime(Date.now() + 2_000);
+      return nomadResponse('job-scale');
+    };
+    pool.intercept({ path: `${scalePath}?index=1&wait=1s`, method: 'GET' }).reply(200, passTwoSeconds, { headers: { 'x-nomad-index': '33' } });
+    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
+    try {
+      const scaling = scaleGroup(client, RECORDED.jobId, 'sandbox', 2, { timeoutMs: 1_000 });
+      await expect(scaling).rejects.toSatisfy((e) => isSandboxError(e, 'HPCSB_WAIT_TIMEOUT'));
+      await expect(scaling).rejects.toThrowError(/job scaling blocked due to active deployment, attempt 2, deployment 0a1b2c3d running/);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('passes other scale errors through', async () => {
