@@ -93,6 +93,23 @@ describe('NomadScheduler over recorded Nomad answers', () => {
     await expect(placing).rejects.toThrowError('last lines of stderr:\nline 1\nline 2: launcher gave up');
   });
 
+  it('purges a job whose register was aborted mid-flight (Nomad may have registered it)', async () => {
+    pool.intercept({ path: '/v1/validate/job', method: 'POST' }).reply(200, nomadResponse('validate-ok'));
+    const controller = new AbortController();
+    pool.intercept({ path: '/v1/jobs', method: 'POST' }).reply(200, () => {
+      controller.abort(new Error('operator pressed Ctrl-C'));
+      return nomadResponse('register');
+    }).delay(50);
+    let purged = false;
+    pool.intercept({ path: jobPath('\\?purge=true$'), method: 'DELETE' }).reply(200, () => {
+      purged = true;
+      return nomadResponse('deregister');
+    });
+    const placing = nomad.place({ driver, spec: SPEC, ports: { mode: 'dynamic' }, name: 'it', signal: controller.signal });
+    await expect(placing).rejects.toSatisfy((e) => isSandboxError(e, 'HPCSB_ABORTED'));
+    expect(purged).toBe(true);
+  });
+
   it("refuses a job Nomad's validator rejects, listing its errors, before registering anything", async () => {
     pool.intercept({ path: '/v1/validate/job', method: 'POST' }).reply(200, nomadResponse('validate-errors'));
     const placing = nomad.place({ driver, spec: SPEC, ports: { mode: 'dynamic' }, name: 'it' });

@@ -5,7 +5,7 @@ import type { Detection } from '../../drivers/driver.js';
 import type { Placement, PlacementRequest, PlacementTimestamps, Scheduler, SchedulerName } from '../scheduler.js';
 import type { NomadAllocation, NomadEvaluation } from './api-types.js';
 import { NomadClient, type NomadClientOptions } from './client.js';
-import { NomadApiError, NomadPlacementError } from './errors.js';
+import { NomadPlacementError } from './errors.js';
 import { describePlacementFailure, describeTaskEvent, fatalTaskEvent } from './failures.js';
 import { buildJob, JOB_TASK, type NomadJob } from './jobspec.js';
 import { allocAddress, NomadPlacement, type AllocAddress } from './placement.js';
@@ -101,9 +101,10 @@ export class NomadScheduler implements Scheduler {
     });
     await this.#validate(job, request.signal);
     const timestamps: PlacementTimestamps = { submitted: performance.timeOrigin + performance.now() };
-    const registered = await this.client.registerJob(job, { signal: request.signal });
-    log('[%s] registered (eval %s)', jobId, registered.EvalID);
     try {
+      // Inside the try: a register aborted or cut off mid-flight may still have registered the job.
+      const registered = await this.client.registerJob(job, { signal: request.signal });
+      log('[%s] registered (eval %s)', jobId, registered.EvalID);
       const taskDriver = plan.kind === 'container' ? 'docker' : 'raw_exec';
       if (registered.EvalID) await this.#awaitEvaluation(jobId, registered.EvalID, taskDriver, request.signal);
       const { alloc, address } = await this.#awaitAllocation(jobId, request.signal);
@@ -214,5 +215,3 @@ export class NomadScheduler implements Scheduler {
 function throwIfAborted(signal: AbortSignal | undefined, jobId: string): void {
   if (signal?.aborted) throw new AbortedError(`Placing Nomad job ${jobId}`, { cause: signal.reason });
 }
-
-export { NomadApiError };
