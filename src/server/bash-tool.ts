@@ -69,7 +69,9 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
     duration_ms: outcome.durationMs,
     ...(sandboxed ? {} : { sandbox_fallback: true, fallback_reason: report.reason ?? 'bubblewrap unusable' }),
   };
-  if (outcome.spawnError !== undefined) return toolFailure(200, `Failed to start ${argv[0]}: ${outcome.spawnError}`, metadata);
+  if (outcome.spawnError !== undefined) {
+    return toolFailure(200, `Failed to start ${argv[0]} for slot ${context.slotDir}: ${outcome.spawnError} (POST /reset recreates a removed slot)`, metadata);
+  }
   if (outcome.timedOut) return toolFailure(200, `Command timed out after ${timeoutSeconds}s`, metadata, output);
   if (outcome.aborted) return toolFailure(200, 'Command killed: the slot was reset or the server is shutting down', { ...metadata, killed: true }, output);
   const success = outcome.exitCode === 0;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { killProcessGroup, killProcessTree } from './process-tree.js';
 
@@ -130,6 +131,10 @@ export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> 
       }, 500);
     });
     child.on('close', (code, signal) => finish(code ?? exitCode, signal ?? exitSignal));
-    child.on('error', (error) => finish(null, null, `${error.message}`));
+    child.on('error', (error) => {
+      // spawn reports a missing cwd as ENOENT of the program, which would point at the wrong file.
+      const cwdMissing = (error as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(options.cwd);
+      finish(null, null, cwdMissing ? `its working directory ${options.cwd} does not exist` : error.message);
+    });
   });
 }

@@ -259,6 +259,17 @@ describe('sandbox server (in process, isolation off)', () => {
     expect((await client.listArtifacts('slot_2')).entries).toEqual([]);
   });
 
+  it('recreates a slot whose directory a command removed (possible outside bwrap) on reset', async () => {
+    expect(await client.bash('slot_2', 'rm -rf "$PWD"')).toMatchObject({ success: true });
+    const broken = await client.bash('slot_2', 'true');
+    expect(broken).toMatchObject({ success: false, metadata: { sandboxed: false } });
+    const slotDir = join(server.dataDir, 'slot_2');
+    expect(broken.error).toMatch(/^Failed to start \/\S+ for slot /);
+    expect(broken.error).toContain(`for slot ${slotDir}: its working directory ${slotDir} does not exist (POST /reset recreates a removed slot)`);
+    expect(await client.reset('slot_2')).toMatchObject({ success: true });
+    expect(await client.bash('slot_2', 'pwd')).toMatchObject({ success: true, output: join(server.dataDir, 'slot_2') });
+  });
+
   it('runs a batch in order, with per-item errors', async () => {
     const answers = await client.batch([
       { slot_id: 'slot_0', tool: 'bash', args: { command: 'echo one' }, execution_id: 'b1' },
@@ -362,8 +373,11 @@ describe('sandbox server shutdown', () => {
     const dir = await mkdtemp(join(tmpdir(), 'hpcsb-unit-port-'));
     try {
       const first = await startSandboxServer({ port: 0, host: '127.0.0.1', slots: 1, dataDir: join(dir, 'a'), isolation: 'off' });
-      await expect(startSandboxServer({ port: first.port, host: '127.0.0.1', slots: 1, dataDir: join(dir, 'b'), isolation: 'off' })).rejects.toThrow(/EADDRINUSE/);
-      await first.close();
+      try {
+        await expect(startSandboxServer({ port: first.port, host: '127.0.0.1', slots: 1, dataDir: join(dir, 'b'), isolation: 'off' })).rejects.toThrow(/EADDRINUSE/);
+      } finally {
+        await first.close();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

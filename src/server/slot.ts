@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SlotStatus } from '../protocol/types.js';
 
@@ -57,8 +57,13 @@ export class Slot {
     this.abortRunning(reason);
   }
 
-  /** Empties the workspace, keeping the directory itself. Call inside `run`. */
+  /**
+   * Empties the workspace, keeping the directory itself, or recreates it: outside bwrap a
+   * command can remove its own slot directory, and a reset must bring the slot back. Call
+   * inside `run`.
+   */
   async empty(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
     const names = await readdir(this.dir);
     await Promise.all(names.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
   }
