@@ -112,6 +112,25 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
     expect(misspelt.stdout).not.toContain('local x podman');
   });
 
+  it('outside tests a Nomad leg without an agent or a nomad binary is skipped with the reason, never run on the double', async (ctx) => {
+    // The default agent address must be silent for this to mean anything.
+    const answering = await fetch('http://127.0.0.1:4646/v1/agent/self', { signal: AbortSignal.timeout(2_000) }).then(
+      () => true,
+      () => false,
+    );
+    if (answering) ctx.skip('something answers at 127.0.0.1:4646, so the CLI would rightly use it');
+    const suite = join(dir, 'nomad.yaml');
+    await writeFile(suite, 'name: nomad-only\nmatrix: { scheduler: [nomad], driver: [process] }\nchecks: [bash]\n');
+    // HPC_SANDBOX_NOMAD_DOUBLE is what vitest sets for the tests themselves; a user's shell has none.
+    const result = await runCli(['check', suite, '--json'], { env: { ...env(), HPC_SANDBOX_NOMAD_DOUBLE: '', NOMAD_ADDR: '', PATH: '/usr/bin:/bin' } });
+    expect(result.exitCode).toBe(0);
+    const report = parseReport(result);
+    expect(report.legs).toHaveLength(1);
+    expect(report.legs[0]).toMatchObject({ name: 'nomad x process', state: 'skipped' });
+    expect(report.legs[0]!.reason).toMatch(/^nomad: not on PATH, and no agent answers: http:\/\/127\.0\.0\.1:4646 did not answer/);
+    expect(report.legs[0]!.double).toBeUndefined();
+  });
+
   it('check runs local x process end to end: --json on stdout, --report files, nothing left behind', async () => {
     const suite = join(dir, 'tiny.yaml');
     await writeFile(suite, 'name: tiny\nmatrix: { scheduler: [local], driver: [process] }\nsandbox: { slots: 2 }\nchecks: [port-binding, bash, files, reset]\n');

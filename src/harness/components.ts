@@ -61,6 +61,9 @@ export interface OpenSchedulerOptions {
   driver: DriverName;
 }
 
+/** Where Nomad's own CLI, and so the harness, looks for an agent when `NOMAD_ADDR` is unset or empty. */
+export const DEFAULT_NOMAD_ADDRESS = 'http://127.0.0.1:4646';
+
 /**
  * `1` lets a run boot the Nomad TEST DOUBLE (fixtures/nomad-double) when no agent is reachable and
  * no real `nomad` is installed; every report then marks those legs `double`. The test setup sets
@@ -115,7 +118,8 @@ async function openScheduler(
  * `nomad` on PATH, else (in tests only, `HPC_SANDBOX_NOMAD_DOUBLE=1`) the TEST DOUBLE.
  */
 async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOptions): Promise<OpenedScheduler> {
-  const reachable = new NomadScheduler(env.NOMAD_ADDR ? { address: env.NOMAD_ADDR } : {});
+  // The run's env decides, not process.env (which NomadClient would read when no address is given).
+  const reachable = new NomadScheduler({ address: env.NOMAD_ADDR || DEFAULT_NOMAD_ADDRESS });
   const detection = await reachable.detect({ signal });
   if (detection.available) {
     const double = detection.version?.includes(NOMAD_DOUBLE_VERSION) ?? false;
@@ -126,7 +130,9 @@ async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOption
 
   const realNomad = await which('nomad', env);
   const useDouble = !realNomad && env[NOMAD_DOUBLE_ENV] === '1';
-  if (!realNomad && !useDouble) return { available: false, reason: `nomad: not on PATH and no agent reachable (${detection.reason})` };
+  // detection.reason already starts with "nomad: <address>"; say the remedy first, then the evidence.
+  const unreachable = (detection.reason ?? 'no agent reachable').replace(/^nomad: /, '');
+  if (!realNomad && !useDouble) return { available: false, reason: `nomad: not on PATH, and no agent answers: ${unreachable}` };
   const agentEnv = useDouble ? { ...env, PATH: `${nomadDoubleBinDir()}${delimiter}${env.PATH ?? ''}` } : env;
   let agent: LocalNomadAgent;
   try {
@@ -135,7 +141,7 @@ async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOption
     if (signal.aborted) throw error;
     const why = error instanceof UnavailableError ? error.reason : (error as Error).message;
     const what = useDouble ? 'booting the test double' : 'booting one';
-    return { available: false, reason: `nomad: no agent reachable (${detection.reason}) and ${what} failed: ${why}` };
+    return { available: false, reason: `nomad: ${what} failed: ${why}; no agent answers: ${unreachable}` };
   }
   const scheduler = new NomadScheduler({ address: agent.address });
   log('booted %s at %s for %s legs', agent.version, agent.address, nomadTaskDriverFor(driver));

@@ -31,9 +31,11 @@ describe('probeDockerSocket', () => {
 });
 
 describe('probeNomad', () => {
-  it('says the double will be used when neither NOMAD_ADDR nor nomad exists', async () => {
-    const row = await probeNomad({ PATH: '/nonexistent' }, AbortSignal.timeout(5_000));
-    expect(row).toMatchObject({ status: 'missing', summary: 'NOMAD_ADDR not set and nomad not on PATH (nomad legs are skipped)' });
+  it('says nomad legs are skipped when no agent answers and nomad is not on PATH', async () => {
+    // Port 9 (discard) on loopback stands in for the default address: nothing listens there.
+    const row = await probeNomad({ PATH: '/nonexistent' }, AbortSignal.timeout(5_000), 'http://127.0.0.1:9');
+    expect(row.status).toBe('missing');
+    expect(row.summary).toMatch(/^no agent reachable and nomad not on PATH, so nomad legs are skipped \(nomad: http:\/\/127\.0\.0\.1:9 did not answer: .+\)$/);
   });
 
   it('reports an unreachable NOMAD_ADDR with the address', async () => {

@@ -1,4 +1,5 @@
 import { which } from '../../common/which.js';
+import { DEFAULT_NOMAD_ADDRESS } from '../../harness/components.js';
 import type { Detection, Driver } from '../../drivers/driver.js';
 import { allDrivers } from '../../drivers/index.js';
 import { NomadScheduler } from '../../schedulers/nomad/scheduler.js';
@@ -55,20 +56,20 @@ export function detectionRow(area: string, name: string, detection: Detection): 
 }
 
 /**
- * Nomad: with `NOMAD_ADDR`, the agent there must answer with a leader and a ready node; without
- * it, a `nomad` binary on PATH is reported (with the default agent address probed); otherwise
- * the check and bench commands fall back to the labelled test double.
+ * Nomad, as the check and bench runners will find it: the agent at `NOMAD_ADDR` (else the default
+ * address) must answer with a leader and a ready node. When none answers and `nomad` is not on
+ * PATH either, nothing can be booted, so Nomad legs are skipped; the row says so.
  */
-export async function probeNomad(env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<DoctorRow> {
+export async function probeNomad(env: NodeJS.ProcessEnv, signal: AbortSignal, defaultAddress = DEFAULT_NOMAD_ADDRESS): Promise<DoctorRow> {
   const binary = await which('nomad', env);
-  if (!env.NOMAD_ADDR && !binary) {
-    return { area: 'scheduler', name: 'nomad', status: 'missing', summary: 'NOMAD_ADDR not set and nomad not on PATH (nomad legs are skipped)' };
-  }
-  const nomad = new NomadScheduler(env.NOMAD_ADDR ? { address: env.NOMAD_ADDR } : {});
+  const nomad = new NomadScheduler({ address: env.NOMAD_ADDR || defaultAddress });
   try {
     const detection = await nomad.detect({ signal });
     const row = detectionRow('scheduler', 'nomad', detection);
     if (binary) row.details = { ...row.details, binary };
+    else if (!detection.available && !env.NOMAD_ADDR) {
+      row.summary = `no agent reachable and nomad not on PATH, so nomad legs are skipped (${detection.reason ?? 'no answer'})`;
+    }
     return row;
   } finally {
     await nomad.close();

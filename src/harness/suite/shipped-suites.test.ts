@@ -22,11 +22,11 @@ describe('shipped suites', () => {
     ]);
   });
 
-  it('startup has a benchmark and a median, p95 and success reference for every leg', async () => {
+  it('startup has a benchmark and median, p95 and success references, cold and warm, for every leg', async () => {
     const suite = await loadSuite(join(projectRoot(), 'suites', 'startup.yaml'));
     expect(suite.benchmarks.startup?.modes).toEqual(['sequential', 'staggered', 'burst', 'warm']);
     for (const leg of suite.legs) {
-      for (const metric of ['startup.median', 'startup.p95', 'startup.successRate']) {
+      for (const metric of ['startup.median', 'startup.p95', 'startup.successRate', 'warm.p95', 'warm.successRate']) {
         const reference = suite.references[leg.name]?.[metric] ?? suite.references['*']?.[metric];
         expect(reference, `${leg.name} ${metric}`).toBeDefined();
       }
