@@ -196,12 +196,14 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
     await writeFile(suite, 'name: long-bench\nmatrix: { scheduler: [local], driver: [process] }\nsandbox: { slots: 1 }\nbenchmarks:\n  startup: { modes: [sequential], iterations: 500, warmup: 0 }\n');
     const child = execa(process.execPath, [CLI_PATH, 'bench', suite, '--json'], { env: { NO_COLOR: '1', ...env() }, reject: false, stdin: 'ignore', timeout: 120_000 });
     // Interrupt once a few starts were measured (progress lines go to stderr with --json).
+    // A CLI that dies before measuring also ends the wait, so the assertions below show its output.
     await new Promise<void>((resolve) => {
       let seen = '';
       child.stderr!.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
         if (/sequential: 500 starts/.test(seen)) setTimeout(resolve, 1_500);
       });
+      child.once('exit', () => resolve());
     });
     child.kill('SIGINT');
     const result = await child;
