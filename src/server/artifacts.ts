@@ -1,5 +1,6 @@
+import type { Stats } from 'node:fs';
 import { lstat, open, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
-import { extname, join, relative, sep } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import type {
   ArtifactArchiveRequest,
   ArtifactArchiveResponse,
@@ -53,22 +54,29 @@ function inside(path: string, root: string): boolean {
   return path === root || path.startsWith(root + sep);
 }
 
-async function resolveExisting(slotRoot: string, path: string): Promise<ArtifactResult<never> | { absolute: string }> {
+/**
+ * `path` inside the slot and what it is (symlinks followed). A dangling symlink is refused like
+ * any other: 403 when it points out of the slot, else 404 naming its target.
+ */
+async function resolveExisting(slotRoot: string, path: string): Promise<ArtifactResult<never> | { absolute: string; info: Stats }> {
   const resolved = await resolveWorkspacePath(slotRoot, path);
   if (!resolved.ok) return fail(resolved.code === 'path_escape' ? 403 : 400, resolved.code, resolved.error);
   try {
-    await lstat(resolved.absolute);
+    return { absolute: resolved.absolute, info: await stat(resolved.absolute) };
   } catch {
-    return fail(404, 'not_found', `Not found: ${path}`);
+    const target = await readlink(resolved.absolute).catch(() => undefined);
+    if (target === undefined) return fail(404, 'not_found', `Not found: ${path}`);
+    const lands = resolve(dirname(resolved.absolute), target);
+    if (!inside(lands, slotRoot)) return fail(403, 'path_escape', `Access denied: path outside workspace: ${path} (a symlink leads to ${lands})`);
+    return fail(404, 'not_found', `Not found: ${path} (a symlink to ${target}, which does not exist)`);
   }
-  return { absolute: resolved.absolute };
 }
 
 /** `/artifacts/read`: text or base64, capped at `max_bytes` (clamped to the artifact limit). */
 export async function readArtifact(slotRoot: string, request: ArtifactReadRequest, limits: ArtifactLimits): Promise<ArtifactResult<ArtifactReadResponse>> {
   const found = await resolveExisting(slotRoot, request.path);
   if ('status' in found) return found;
-  const info = await stat(found.absolute);
+  const { info } = found;
   if (!info.isFile()) return fail(400, 'not_a_file', `Not a file: ${request.path}`);
   const limit = clamp(request.max_bytes, limits.maxArtifactBytes);
   const handle = await open(found.absolute, 'r');
@@ -145,7 +153,7 @@ export async function listArtifacts(slotRoot: string, request: ArtifactListReque
   const found = await resolveExisting(slotRoot, request.path ?? '.');
   if ('status' in found) return found;
   const limit = clamp(request.max_entries, limits.maxArtifactEntries);
-  const info = await stat(found.absolute);
+  const { info } = found;
   const toEntry = (e: { relative: string; kind: string; size: number; mtimeMs: number }): ArtifactEntry => {
     const entry: ArtifactEntry = { path: e.relative, is_dir: e.kind === 'directory', size: e.size, mtime: e.mtimeMs / 1000 };
     if (e.kind === 'symlink') entry.is_symlink = true;
@@ -168,7 +176,7 @@ export async function archiveArtifacts(slotRoot: string, request: ArtifactArchiv
   if ('status' in found) return found;
   const byteLimit = clamp(request.max_bytes, limits.maxArtifactBytes);
   const entryLimit = clamp(request.max_entries, limits.maxArtifactEntries);
-  const info = await stat(found.absolute);
+  const { info } = found;
   let walked: { entries: WalkedEntry[]; truncated: boolean };
   if (info.isFile()) {
     walked = { entries: [{ absolute: found.absolute, relative: relative(slotRoot, found.absolute), kind: 'file', size: info.size, mtimeMs: info.mtimeMs, mode: info.mode }], truncated: false };

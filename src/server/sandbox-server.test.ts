@@ -179,6 +179,9 @@ describe('sandbox server (in process, isolation off)', () => {
       ['write_file dangling symlink', () => client.writeFile('slot_0', 'dangling-out', 'pwned')],
       ['write_file through dir symlink', () => client.writeFile('slot_0', 'dir-out/new.txt', 'pwned')],
       ['artifacts/read symlink', () => client.readArtifact('slot_0', 'link-out')],
+      ['artifacts/read dangling symlink', () => client.readArtifact('slot_0', 'dangling-out')],
+      ['artifacts/list dangling symlink', () => client.listArtifacts('slot_0', 'dangling-out')],
+      ['artifacts/archive dangling symlink', () => client.archiveArtifacts('slot_0', 'dangling-out')],
       ['artifacts/list dir symlink', () => client.listArtifacts('slot_0', 'dir-out')],
       ['artifacts/archive dir symlink', () => client.archiveArtifacts('slot_0', 'dir-out')],
       ['artifacts/archive ..', () => client.archiveArtifacts('slot_0', '..')],
@@ -196,6 +199,15 @@ describe('sandbox server (in process, isolation off)', () => {
 
     it('follows symlinks that stay inside', async () => {
       expect(await client.readFile('slot_0', 'inner/link-in')).toBe('ok');
+    });
+
+    it('answers 404, not 500, for a dangling symlink that stays inside', async () => {
+      await symlink('gone.txt', join(server.dataDir, 'slot_0', 'inner', 'dangling-in'));
+      for (const call of [() => client.readArtifact('slot_0', 'inner/dangling-in'), () => client.listArtifacts('slot_0', 'inner/dangling-in'), () => client.archiveArtifacts('slot_0', 'inner/dangling-in')]) {
+        const error = await httpError(call());
+        expect(error.statusCode).toBe(404);
+        expect(error.body).toMatchObject({ error_code: 'not_found', error: 'Not found: inner/dangling-in (a symlink to gone.txt, which does not exist)' });
+      }
     });
 
     it('lists symlinks without following them and archives only those that stay inside', async () => {
