@@ -20,6 +20,7 @@ const STAND_IN = `
 n=$(( $(cat "$2/attempts" 2>/dev/null || echo 0) + 1 )); echo $n > "$2/attempts"
 env > "$2/env.$n"; echo $$ > "$2/pgid.$n"
 if [ "$4" = crash ]; then echo "boom: out of luck" >&2; exit 3; fi
+if [ "$4" = hang ]; then exec sleep 300; fi
 if [ $n -le $3 ]; then echo "Error: listen EADDRINUSE: address already in use 127.0.0.1:$1" >&2; exit 1; fi
 p=$1; if [ "$4" = wrong-port ]; then p=$(( $1 + 1 )); fi
 printf '{"port":%s,"host":"127.0.0.1","pid":%s}' "$p" $$ > "$2/ready.tmp" && mv "$2/ready.tmp" "$2/.hpc-sandbox-ready.json"
@@ -39,7 +40,8 @@ afterAll(async () => {
 
 interface StandInOptions {
   portTakenTimes?: number;
-  mode?: 'serve' | 'wrong-port' | 'crash';
+  /** `hang`: starts but never writes its ready file. */
+  mode?: 'serve' | 'wrong-port' | 'crash' | 'hang';
   /** Name the data dir as `${NOMAD_ALLOC_DIR}/data`, so the launch goes through the shell wrapper. */
   viaShell?: boolean;
 }
@@ -171,5 +173,29 @@ describe('LocalScheduler, exec plan with a dynamic port', () => {
     );
     expect(processGroupMembers(attempt!.pgid)).toEqual([]);
     expect(isPortReserved(chosen)).toBe(false);
+  });
+
+  it('close() during a placement stops the server still starting and removes its alloc dir', async () => {
+    const { scheduler, baseDir } = await newScheduler();
+    const placing = scheduler.place({ driver: standIn({ mode: 'hang' }), spec: SPEC, ports: { mode: 'dynamic' } });
+    const outcome = placing.then(
+      () => 'placed',
+      (e: unknown) => e,
+    );
+    // The stand-in has started once it has recorded its process group (attemptsIn throws before).
+    let attempt: { env: Record<string, string>; pgid: number } | undefined;
+    for (let i = 0; i < 400 && !(attempt && attempt.pgid > 0); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      [attempt] = await attemptsIn(baseDir).catch(() => []);
+    }
+    expect(attempt, 'the stand-in never started').toBeDefined();
+    expect(processGroupMembers(attempt!.pgid)).not.toEqual([]);
+    await scheduler.close();
+    const error = await outcome;
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/abort|closed/i);
+    expect(processGroupMembers(attempt!.pgid)).toEqual([]);
+    expect(isPortReserved(Number(attempt!.env.X))).toBe(false);
+    expect(await readdir(baseDir)).toEqual([]);
   });
 });

@@ -66,6 +66,10 @@ export class LocalScheduler implements Scheduler {
   readonly #options: LocalSchedulerOptions;
   readonly #placements = new Set<LocalPlacement>();
   readonly #starting = new Set<Starting>();
+  /** Aborts placements still being made when close() runs, so none outlives the scheduler. */
+  readonly #closing = new AbortController();
+  /** Settles with each place() call: close() waits for them (their clean-up included). */
+  readonly #placing = new Set<Promise<unknown>>();
   #baseDir: Promise<string> | undefined;
   #ownsBaseDir = false;
   #baseDirPath: string | undefined;
@@ -104,8 +108,20 @@ export class LocalScheduler implements Scheduler {
     };
   }
 
-  async place(request: PlacementRequest): Promise<Placement> {
-    if (this.#closed) throw new SandboxError('HPCSB_PLACEMENT_FAILED', 'LocalScheduler is closed: no more placements');
+  place(request: PlacementRequest): Promise<Placement> {
+    if (this.#closed) return Promise.reject(new SandboxError('HPCSB_PLACEMENT_FAILED', 'LocalScheduler is closed: no more placements'));
+    const signal = request.signal ? AbortSignal.any([request.signal, this.#closing.signal]) : this.#closing.signal;
+    const placing = this.#place({ ...request, signal });
+    const settled = placing.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#placing.add(settled);
+    void settled.then(() => this.#placing.delete(settled));
+    return placing;
+  }
+
+  async #place(request: PlacementRequest): Promise<Placement> {
     if (this.#options.exitHook !== false) {
       this.#unregister ??= registerExitHook({ killNow: () => this.#killNow(), close: () => this.close() });
     }
@@ -317,6 +333,10 @@ export class LocalScheduler implements Scheduler {
   /** Stops every placement this scheduler made; removes the base dir when it made it. */
   async close(): Promise<void> {
     this.#closed = true;
+    // A placement still starting (waiting for its ready file) is stopped and cleaned up by its own
+    // place(); wait for that, or Ctrl-C would unregister the exit hook and orphan its process group.
+    this.#closing.abort(new SandboxError('HPCSB_PLACEMENT_FAILED', 'LocalScheduler was closed while placing'));
+    await Promise.all([...this.#placing]);
     const results = await Promise.allSettled([...this.#placements].map((p) => p.stop()));
     this.#unregister?.();
     this.#unregister = undefined;
