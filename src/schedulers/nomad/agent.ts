@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -8,10 +8,10 @@ import { logger } from '../../common/logger.js';
 import { projectRoot } from '../../common/paths.js';
 import { which } from '../../common/which.js';
 import type { DriverName } from '../../drivers/driver.js';
-import { AbortedError, SandboxError, UnavailableError, WaitTimeoutError } from '../../errors.js';
+import { AbortedError, ConfigError, SandboxError, UnavailableError, WaitTimeoutError } from '../../errors.js';
 import type { NomadNodeStub } from './api-types.js';
 import { NomadClient } from './client.js';
-import { NOMAD_DOUBLE_VERSION } from './scheduler.js';
+import { describeNomadVersion, isNomadDoubleBinary, NOMAD_DOUBLE_ENV, NOMAD_DOUBLE_VERSION } from './double.js';
 
 const log = logger('scheduler:nomad:agent');
 
@@ -85,12 +85,19 @@ export async function startLocalAgent(options: LocalAgentOptions = {}): Promise<
   const taskDriver = nomadTaskDriverFor(options.driver ?? 'process');
   const binary = options.nomadBinary ?? (await which('nomad', env));
   if (!binary) throw new UnavailableError('nomad', 'not on PATH (install Nomad, or set NOMAD_ADDR to use a running agent)', 'HPCSB_SCHEDULER_UNAVAILABLE');
+  if (env[NOMAD_DOUBLE_ENV] !== '1' && (await isNomadDoubleBinary(binary))) throw doubleRefused(binary);
   const template = resolveConfig(options.config) ?? agentConfigFor(taskDriver);
+  const ports = options.ports ?? (await freePorts());
+  const config = await renderAgentConfig(template, ports);
   const workDir = await mkdtemp(join(tmpdir(), 'hpc-sandbox-nomad-'));
   const dataDir = options.dataDir ?? join(workDir, 'data');
-  const ports = options.ports ?? (await freePorts());
   const configPath = join(workDir, 'agent.hcl');
-  await writeFile(configPath, await renderAgentConfig(template, ports));
+  try {
+    await writeFile(configPath, config);
+  } catch (error) {
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
   const args = ['agent', '-dev', '-config', configPath, '-data-dir', dataDir];
   log('starting %s %s', binary, args.join(' '));
   const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -111,15 +118,24 @@ export async function startLocalAgent(options: LocalAgentOptions = {}): Promise<
   const address = `http://127.0.0.1:${ports.http}`;
   const agent = new RunningAgent(child, exited, output, { address, ports, dataDir, configPath, workDir, ownsDataDir: options.dataDir === undefined });
   try {
-    const version = await waitUntilReady(agent, options.waitForDriver === false ? undefined : taskDriver, options.startupTimeoutMs ?? 60_000, options.signal);
-    agent.version = version;
-    agent.isDouble = version.includes(NOMAD_DOUBLE_VERSION);
-    log('agent %s ready at %s', version, address);
+    const rawVersion = await waitUntilReady(agent, options.waitForDriver === false ? undefined : taskDriver, options.startupTimeoutMs ?? 60_000, options.signal);
+    agent.isDouble = rawVersion === NOMAD_DOUBLE_VERSION;
+    // The binary check misses a copy of the double; its version does not lie.
+    if (agent.isDouble && env[NOMAD_DOUBLE_ENV] !== '1') throw doubleRefused(binary);
+    agent.version = describeNomadVersion(rawVersion);
+    log('agent %s ready at %s', agent.version, address);
     return agent;
   } catch (error) {
     await agent.stop().catch(() => undefined);
     throw error;
   }
+}
+
+function doubleRefused(binary: string): ConfigError {
+  return new ConfigError(
+    `Refusing to boot ${binary}: it is the hpc-sandbox Nomad TEST DOUBLE (${NOMAD_DOUBLE_VERSION}), not Nomad, and ${NOMAD_DOUBLE_ENV}=1 ` +
+      '(set only by the test setup) is not set. Put a real `nomad` first on PATH, pass --nomad <path>, or set NOMAD_ADDR to a running agent.',
+  );
 }
 
 class RunningAgent implements LocalNomadAgent {
@@ -189,7 +205,7 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver |
         `nomad agent -dev -config ${agent.configPath} exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}) before it was ready:\n${agent.logs(30)}`,
       );
     }
-    if (signal?.aborted) throw new AbortedError('Starting the Nomad agent', { cause: signal.reason });
+    if (signal?.aborted) throw new AbortedError(`Starting the Nomad agent at ${agent.address}`, { cause: signal.reason });
     if (Date.now() > deadline) {
       throw new WaitTimeoutError(`nomad agent at ${agent.address} to be ready` + (taskDriver ? ` for ${taskDriver}` : ''), timeoutMs, `${last}; agent log:\n${agent.logs(30)}`);
     }
@@ -199,16 +215,15 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver |
   while (!leader) {
     await check();
     try {
-      leader = await client.leader({ signal: AbortSignal.timeout(2_000) });
+      leader = await client.leader({ signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(2_000)]) : AbortSignal.timeout(2_000) });
       if (!leader) last = 'no cluster leader yet';
     } catch (error) {
       last = (error as Error).message;
     }
     if (!leader) await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const self = await client.agentSelf();
-  const rawVersion = self.config?.Version?.Version ?? 'unknown';
-  const version = rawVersion === NOMAD_DOUBLE_VERSION ? `Nomad v${rawVersion} (hpc-sandbox test double, not Nomad)` : `Nomad v${rawVersion}`;
+  const self = await client.agentSelf({ signal });
+  const version = self.config?.Version?.Version ?? 'unknown';
   // From here on, blocking queries on /v1/nodes: the node registers after its first fingerprint.
   let index = 0;
   let readySince: number | undefined;
@@ -256,7 +271,17 @@ function resolveConfig(config: string | undefined): string | undefined {
 
 /** The template with this agent's ports and loopback bind (agent configs get no env interpolation). */
 export async function renderAgentConfig(templatePath: string, ports: { http: number; rpc: number; serf: number }): Promise<string> {
-  const template = await readFile(templatePath, 'utf8');
+  let template: string;
+  try {
+    template = await readFile(templatePath, 'utf8');
+  } catch (cause) {
+    const names = (await readdir(join(projectRoot(), 'hcl')).catch(() => [])).filter((name) => name.endsWith('.hcl'));
+    throw new ConfigError(
+      `Cannot read the Nomad agent config ${templatePath}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message} ` +
+        `(a name resolves under hcl/: ${names.map((name) => name.replace(/\.hcl$/, '')).join(', ') || 'none'}; or give a path)`,
+      { cause },
+    );
+  }
   return (
     `# Rendered by hpc-sandbox from ${templatePath}\n` +
     `bind_addr = "127.0.0.1"\n` +

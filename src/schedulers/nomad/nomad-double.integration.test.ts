@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { Agent, request } from 'undici';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,12 @@ import { NomadScheduler } from './scheduler.js';
 // agent is nomad-live.integration.test.ts.
 const doubleEnv: NodeJS.ProcessEnv = { ...process.env, PATH: `${nomadDoubleBinDir()}${delimiter}${process.env.PATH ?? ''}` };
 const SPEC: SandboxSpec = { slots: 2, envAllowlist: [], env: { GREETING: 'hi' }, isolation: 'off' };
+
+/** A temp dir removed on dispose. */
+async function temporaryDirectory(prefix: string): Promise<{ path: string } & AsyncDisposable> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) };
+}
 
 /** PIDs of processes whose command line mentions `needle` (to prove nothing is left behind). */
 async function processesMentioning(needle: string): Promise<number[]> {
@@ -199,6 +206,21 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
       await agent.stop();
     }
     expect(await processesMentioning(agent.dataDir)).toEqual([]);
+  });
+
+  it('stops and refuses a copy of the double that boots without HPC_SANDBOX_NOMAD_DOUBLE=1 (the version gives it away)', async () => {
+    await using wrapperDir = await temporaryDirectory('hpc-sandbox-double-copy-');
+    const wrapper = join(wrapperDir.path, 'nomad');
+    await writeFile(wrapper, `#!/bin/sh\nexec "${join(nomadDoubleBinDir(), 'nomad')}" "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env };
+    delete env.HPC_SANDBOX_NOMAD_DOUBLE;
+    const agentDirs = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('hpc-sandbox-nomad-')).sort();
+    const before = await agentDirs();
+    await expect(startLocalAgent({ driver: 'process', env, nomadBinary: wrapper, startupTimeoutMs: 30_000 })).rejects.toThrowError(
+      `Refusing to boot ${wrapper}: it is the hpc-sandbox Nomad TEST DOUBLE`,
+    );
+    expect(await agentDirs()).toEqual(before);
+    expect(await processesMentioning(wrapper)).toEqual([]);
   });
 
   describe('an agent whose docker daemon is unreachable', () => {

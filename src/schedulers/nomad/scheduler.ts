@@ -5,6 +5,7 @@ import type { Detection } from '../../drivers/driver.js';
 import type { Placement, PlacementRequest, PlacementTimestamps, Scheduler, SchedulerName } from '../scheduler.js';
 import type { NomadAllocation, NomadEvaluation } from './api-types.js';
 import { NomadClient, type NomadClientOptions } from './client.js';
+import { describeNomadVersion } from './double.js';
 import { NomadPlacementError } from './errors.js';
 import { describePlacementFailure, describeTaskEvent, fatalTaskEvent } from './failures.js';
 import { buildJob, JOB_TASK, type NomadJob } from './jobspec.js';
@@ -12,8 +13,8 @@ import { allocAddress, NomadPlacement, type AllocAddress } from './placement.js'
 
 const log = logger('scheduler:nomad');
 
-/** Version string the test double reports; every report that sees it names the double. */
-export const NOMAD_DOUBLE_VERSION = '0.0.0-hpc-sandbox-double';
+// Re-exported for callers that import the scheduler only (the harness labels double legs by it).
+export { NOMAD_DOUBLE_VERSION } from './double.js';
 
 export interface NomadSchedulerOptions extends Omit<NomadClientOptions, 'dispatcher'> {
   /** @default ['dc1'] */
@@ -58,8 +59,7 @@ export class NomadScheduler implements Scheduler {
   async detect(options: { signal?: AbortSignal } = {}): Promise<Detection> {
     try {
       const self = await this.client.agentSelf(options);
-      const version = self.config?.Version?.Version ?? 'unknown';
-      const label = version === NOMAD_DOUBLE_VERSION ? `Nomad v${version} (test double, not a real agent)` : `Nomad v${version}`;
+      const label = describeNomadVersion(self.config?.Version?.Version ?? 'unknown');
       const leader = await this.client.leader(options);
       if (!leader) return { available: false, version: label, reason: `nomad: ${this.client.address} has no cluster leader yet` };
       const { value: nodes } = await this.client.nodes(options);
