@@ -1,6 +1,7 @@
 import type { CheckResult, RunReport } from '../results.js';
 import { HEALTH_TIMEOUT_RULE } from '../bench/health-timeout.js';
 import { formatMs, formatPercent } from './format.js';
+import { capitalise, outcomeCounts } from './outcome-counts.js';
 import { escapeHtml } from './html-escape.js';
 import { legNote } from './summary-table.js';
 import { renderPhaseBars, renderStripPlot } from './svg-plots.js';
@@ -39,7 +40,7 @@ export function renderHtml(report: RunReport): string {
     `<p class="meta">${escapeHtml(report.suite.path)} · host ${escapeHtml(report.host.hostname)} (${escapeHtml(report.host.platform)}/${escapeHtml(report.host.arch)}, Node ${escapeHtml(report.host.node)}, ${report.host.cpus} CPUs) · ${escapeHtml(report.startedAt)} → ${escapeHtml(report.finishedAt)} · ${escapeHtml(report.tool.name)} ${escapeHtml(report.tool.version)}</p>`,
   );
   body.push(
-    `<p>Legs: ${summary.legs.passed} passed, ${summary.legs.failed} failed, ${summary.legs.skipped} skipped. Checks: ${summary.checks.passed} passed, ${summary.checks.degraded} degraded, ${summary.checks.failed} failed, ${summary.checks.skipped} skipped.</p>`,
+    `<p>${escapeHtml(outcomeCounts(report).map(capitalise).join('. '))}.</p>`,
   );
   if (report.legs.length > 0) body.push(legsSection(report));
   if (report.benchmarks.length > 0) body.push(benchmarkSection(report));

@@ -7,7 +7,10 @@ describe('renderMarkdown', () => {
 
   it('leads with the verdict and the counts', () => {
     expect(md.split('\n')[0]).toBe('## ❌ hpc-sandbox check: readiness — FAIL');
-    expect(md).toContain('Legs: 1 passed, 1 failed, 1 skipped.');
+    expect(md).toContain('Legs: 1 passed, 1 failed, 1 skipped. Checks: ');
+    const bench = renderMarkdown({ ...sampleReport(), command: 'bench' });
+    expect(bench).toMatch(/Legs: 1 passed, 1 failed, 1 skipped\. Series: \d+, references: \d+ within, [1-9]\d* beyond\. Host/);
+    expect(bench).not.toContain('Checks:');
   });
 
   it('keeps table rows intact when cells hold pipes and line breaks', () => {

@@ -1,6 +1,7 @@
 import type { RunReport } from '../results.js';
 import { HEALTH_TIMEOUT_RULE } from '../bench/health-timeout.js';
 import { formatMs, formatPercent } from './format.js';
+import { capitalise, outcomeCounts } from './outcome-counts.js';
 import { legNote } from './summary-table.js';
 
 /**
@@ -14,8 +15,7 @@ export function renderMarkdown(report: RunReport): string {
   out.push(`## ${icon} hpc-sandbox ${report.command}: ${cell(report.suite.name)} — ${summary.verdict.toUpperCase()}${report.aborted ? ' (interrupted)' : ''}`);
   out.push('');
   out.push(
-    `Legs: ${summary.legs.passed} passed, ${summary.legs.failed} failed, ${summary.legs.skipped} skipped. ` +
-      `Checks: ${summary.checks.passed} passed, ${summary.checks.degraded} degraded, ${summary.checks.failed} failed, ${summary.checks.skipped} skipped. ` +
+    `${outcomeCounts(report).map(capitalise).join('. ')}. ` +
       `Host \`${cell(report.host.hostname)}\` (${report.host.platform}/${report.host.arch}, Node ${report.host.node}, ${report.host.cpus} CPUs), ` +
       `${report.startedAt} → ${report.finishedAt}.`,
   );

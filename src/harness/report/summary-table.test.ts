@@ -22,6 +22,16 @@ describe('renderSummaryTable', () => {
     expect(out).toContain('health timeout = max(2 x P99, P99 + 1 s)');
   });
 
+  it('ends a bench run with series and reference counts instead of (absent) checks', () => {
+    const report = sampleReport();
+    const judged = report.benchmarks.flatMap((s) => s.verdicts.filter((v) => v.state !== 'no-reference'));
+    const beyond = judged.filter((v) => v.state === 'beyond').length;
+    expect(beyond).toBeGreaterThan(0);
+    const out = renderSummaryTable({ ...report, command: 'bench' });
+    expect(out).toContain(`legs: 1 passed, 1 failed, 1 skipped; series: ${report.benchmarks.length}, references: ${judged.length - beyond} within, ${beyond} beyond\n`);
+    expect(out).not.toContain('checks:');
+  });
+
   it('colours states when painting is on', () => {
     expect(renderSummaryTable(sampleReport(), painter(true))).toContain('\u001b[31mfailed\u001b[39m');
   });

@@ -1,5 +1,6 @@
 import type { CheckResult, LegResult, RunReport, StartupSeries } from '../results.js';
 import { HEALTH_TIMEOUT_RULE } from '../bench/health-timeout.js';
+import { outcomeCounts } from './outcome-counts.js';
 import { firstLine, formatMs, formatPercent, type Painter, painter, renderColumns } from './format.js';
 
 /**
@@ -41,14 +42,9 @@ export function renderSummaryTable(report: RunReport, paint: Painter = painter(f
     out.push(renderColumns(rows));
     if (report.benchmarks.some((s) => s.recommendedHealthTimeoutMs)) out.push(paint.dim(`health timeout = ${HEALTH_TIMEOUT_RULE}`));
   }
-  const { legs, checks, verdict } = report.summary;
   out.push('');
-  const headline = report.aborted ? paint.red(paint.bold('INTERRUPTED')) : verdict === 'pass' ? paint.green(paint.bold('PASS')) : paint.red(paint.bold('FAIL'));
-  out.push(
-    `${headline}  ` +
-      `legs: ${legs.passed} passed, ${legs.failed} failed, ${legs.skipped} skipped; ` +
-      `checks: ${checks.passed} passed, ${checks.degraded} degraded, ${checks.failed} failed, ${checks.skipped} skipped`,
-  );
+  const headline = report.aborted ? paint.red(paint.bold('INTERRUPTED')) : report.summary.verdict === 'pass' ? paint.green(paint.bold('PASS')) : paint.red(paint.bold('FAIL'));
+  out.push(`${headline}  ${outcomeCounts(report).join('; ')}`);
   return out.join('\n') + '\n';
 }
 
