@@ -112,13 +112,7 @@ function bareStartup(plan: LaunchPlan): Startup {
         if (child.exitCode === null && child.signalCode === null) await gone;
         await rm(dataDir, { recursive: true, force: true });
       };
-      try {
-        await firstExec(`http://127.0.0.1:${port}`, { poll: true });
-      } catch (error) {
-        await cleanup();
-        throw error;
-      }
-      return { ms: now() - t0, cleanup };
+      return untilFirstExec(t0, port, cleanup);
     }
     await chmod(dataDir, 0o1777);
     const render = (s: string) => renderPlaceholders(s, { ...values, port: String(plan.containerPort), bindHost: '0.0.0.0' });
@@ -135,14 +129,19 @@ function bareStartup(plan: LaunchPlan): Startup {
       await exec('docker', ['rm', '-f', id]);
       await rm(dataDir, { recursive: true, force: true });
     };
-    try {
-      await firstExec(`http://127.0.0.1:${port}`, { poll: true });
-    } catch (error) {
-      await cleanup();
-      throw error;
-    }
-    return { ms: now() - t0, cleanup };
+    return untilFirstExec(t0, port, cleanup);
   };
+}
+
+/** Waits for the bare server's first exec; its time since `t0`, or the clean-up done and the error thrown. */
+async function untilFirstExec(t0: number, port: number, cleanup: () => Promise<void>): Promise<{ ms: number; cleanup: () => Promise<void> }> {
+  try {
+    await firstExec(`http://127.0.0.1:${port}`, { poll: true });
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return { ms: now() - t0, cleanup };
 }
 
 /** Who goes first alternates, so neither side always runs right after the other's clean-up. */
