@@ -10,6 +10,7 @@ export interface BashContext {
   layout: SandboxLayout;
   env: NodeJS.ProcessEnv;
   maxOutputChars: number;
+  /** Kills the command (reset, shutdown, client gone); its reason, an Error, says why in the answer. */
   signal: AbortSignal;
 }
 
@@ -73,7 +74,10 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
     return toolFailure(200, `Failed to start ${argv[0]} for slot ${context.slotDir}: ${outcome.spawnError} (POST /reset recreates a removed slot)`, metadata);
   }
   if (outcome.timedOut) return toolFailure(200, `Command timed out after ${timeoutSeconds}s`, metadata, output);
-  if (outcome.aborted) return toolFailure(200, 'Command killed: the slot was reset or the server is shutting down', { ...metadata, killed: true }, output);
+  if (outcome.aborted) {
+    const why = context.signal.reason instanceof Error ? context.signal.reason.message : 'the slot was reset or the server is shutting down';
+    return toolFailure(200, `Command killed: ${why}`, { ...metadata, killed: true }, output);
+  }
   const success = outcome.exitCode === 0;
   return { status: 200, response: { success, output, error: success ? '' : `Exit code: ${outcome.exitCode}`, execution_id: null, metadata } };
 }

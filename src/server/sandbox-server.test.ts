@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxClient } from '../client/sandbox-client.js';
 import { SandboxHttpError } from '../client/sandbox-http-error.js';
+import { AbortedError } from '../errors.js';
 import { READY_FILE } from '../protocol/constants.js';
 import { startSandboxServer, type RunningSandboxServer } from './sandbox-server.js';
 import { eventually, pidsWithMarker, uniqueSleepSeconds } from './testing/processes.js';
@@ -119,6 +120,25 @@ describe('sandbox server (in process, isolation off)', () => {
     expect(r).toMatchObject({ success: false, error: 'Command timed out after 1s', metadata: { timeout: true, exit_code: -1 } });
     expect(r.output).toBe('started');
     await eventually(() => [n, n + 1, n + 2, n + 3].every((m) => pidsWithMarker(`sleep ${m}`).length === 0), 2_000, 'the sleeps to die');
+  });
+
+  it('kills the command of a client that went away, and frees its slot', async () => {
+    const n = uniqueSleepSeconds();
+    const controller = new AbortController();
+    const call = client.bash('slot_1', `sleep ${n}`, { timeout: 60, signal: controller.signal });
+    await eventually(() => pidsWithMarker(`sleep ${n}`).length > 0, 5_000, 'the sleep to start');
+    controller.abort(new Error('the caller gave up'));
+    await expect(call).rejects.toBeInstanceOf(AbortedError);
+    await eventually(() => pidsWithMarker(`sleep ${n}`).length === 0, 3_000, 'the sleep to die');
+    expect(await client.bash('slot_1', 'echo free')).toMatchObject({ success: true, output: 'free' });
+  });
+
+  it('says why a command was killed', async () => {
+    const n = uniqueSleepSeconds();
+    const running = client.bash('slot_2', `sleep ${n}`, { timeout: 60 });
+    await eventually(() => pidsWithMarker(`sleep ${n}`).length > 0, 5_000, 'the sleep to start');
+    await client.reset('slot_2');
+    expect(await running).toMatchObject({ success: false, error: 'Command killed: slot slot_2 is being reset', metadata: { killed: true } });
   });
 
   it('ends background jobs with the command (the call does not hang on them)', async () => {

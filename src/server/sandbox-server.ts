@@ -86,7 +86,8 @@ function unwrap<T>(result: Validated<T>): T {
   return result.value;
 }
 
-type Route = (req: IncomingMessage) => Promise<{ status: number; body: unknown }>;
+/** `gone` aborts when the client closes its connection before the answer is sent. */
+type Route = (req: IncomingMessage, gone: AbortSignal) => Promise<{ status: number; body: unknown }>;
 
 /**
  * Starts a sandbox server: creates `slot_0..slot_{N-1}` under the data dir, starts listening and,
@@ -110,7 +111,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     return slot;
   };
 
-  const executeOne = async (request: ExecuteRequest): Promise<ToolResult> => {
+  const executeOne = async (request: ExecuteRequest, clientGone: AbortSignal): Promise<ToolResult> => {
     const executionId = request.execution_id ?? null;
     const stamp = (result: ToolResult): ToolResult => ({ status: result.status, response: { ...result.response, execution_id: executionId } });
     if (!(TOOLS as readonly string[]).includes(request.tool)) {
@@ -122,10 +123,13 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     const args = request.args as Record<string, unknown>;
     const probe = request.tool === 'bash' ? await isolation : undefined;
     return stamp(
-      await slot.run(executionId, async (signal) => {
+      await slot.run(executionId, async (slotSignal) => {
         switch (request.tool) {
-          case 'bash':
+          case 'bash': {
+            // Nobody waits for the answer any more: free the slot instead of running to the timeout.
+            const signal = AbortSignal.any([slotSignal, clientGone]);
             return bashTool(args, timeoutSeconds, { slotDir: slot.dir, isolation: probe!, mode: options.isolation, layout, env: commandEnv, maxOutputChars: limits.maxOutputChars, signal });
+          }
           case 'read_file':
             return readFileTool(slot.dir, args, limits.maxFileSize);
           default:
@@ -167,19 +171,19 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       return { status: 200, body };
     },
     'GET /slots': async () => ({ status: 200, body: { slots: orderedSlots.map((s) => s.status()) } satisfies SlotsResponse }),
-    'POST /execute': async (req) => {
+    'POST /execute': async (req, gone) => {
       const body = await readJsonBody(req, limits.maxBodyBytes);
       const parsed = validateExecuteRequest(body);
-      const result = parsed.ok ? await executeOne(parsed.value) : invalidExecuteRequest(body, parsed.error);
+      const result = parsed.ok ? await executeOne(parsed.value, gone) : invalidExecuteRequest(body, parsed.error);
       return { status: result.status, body: result.response };
     },
-    'POST /batch': async (req) => {
+    'POST /batch': async (req, gone) => {
       const body = await readJsonBody(req, limits.maxBodyBytes);
       if (!Array.isArray(body)) throw new HttpError(400, 'invalid_request', `Expected the body to be a JSON array of execute requests, got ${body === null ? 'null' : typeof body}`);
       const answers: ExecuteResponse[] = await Promise.all(
         body.map(async (item, i) => {
           const parsed = validateExecuteRequest(item, `[${i}].`);
-          return (parsed.ok ? await executeOne(parsed.value) : invalidExecuteRequest(item, parsed.error)).response;
+          return (parsed.ok ? await executeOne(parsed.value, gone) : invalidExecuteRequest(item, parsed.error)).response;
         }),
       );
       return { status: 200, body: answers };
@@ -227,7 +231,11 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
         throw new HttpError(401, 'unauthorized', `Missing or wrong bearer token for ${req.method} ${path} (send Authorization: Bearer <token>)`, { 'www-authenticate': 'Bearer' });
       }
       if (closing && path !== '/health') throw new HttpError(503, 'shutting_down', 'The sandbox server is shutting down', { connection: 'close' });
-      const { status, body } = await route(req);
+      const gone = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) gone.abort(new Error(`the client of ${req.method} ${path} closed its connection`));
+      });
+      const { status, body } = await route(req, gone.signal);
       send(status, body);
     } catch (error) {
       if (error instanceof HttpError) {
