@@ -222,4 +222,22 @@ describe('SuiteRun', () => {
     await run.close();
     await expect(run.openLeg(suite.legs[0]!)).rejects.toThrow('suite run unit (already closed) was aborted');
   });
+
+  it('stops a placement that arrives after its leg finished (an abandoned check still placing) instead of leaking it', async () => {
+    const { components, placements } = standIns();
+    const suite = parseSuite(SUITE, 'unit.yaml');
+    const run = new SuiteRun(suite, { components, env: {} });
+    try {
+      const session = await run.openLeg(suite.legs[0]!);
+      expect(session.state).toBe('ready');
+      await session.finish();
+      await expect(session.place({}, new AbortController().signal)).rejects.toThrow(
+        'placing hpcsb-unit-local-process-2 on leg local x process (the leg had already finished) was aborted',
+      );
+      expect(placements).toHaveLength(2);
+      expect(placements.map((p) => p.stopped)).toEqual([true, true]);
+    } finally {
+      await run.close();
+    }
+  });
 });

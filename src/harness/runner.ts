@@ -256,11 +256,24 @@ export class LegSession {
     const name = `hpcsb-${this.#run.suite.name}-${this.leg.scheduler}-${this.leg.driver}${this.#extra++ ? `-${this.#extra}` : ''}`;
     log('[%s] placing %s (%s port)', this.leg.name, name, ports.mode);
     const placement: Placement = await prepared.scheduler.place({ driver: prepared.driver, spec, ports, name, signal });
-    this.#stack.defer(() => placement.stop());
+    await this.#own(() => placement.stop(), name);
     await placement.waitUntilHealthy({ signal, timeoutMs: prepared.healthTimeoutMs });
     const client = this.#run.components.client(placement);
-    this.#stack.defer(() => client.close?.());
+    await this.#own(() => client.close?.(), name);
     return { placement, client, spec, ports };
+  }
+
+  /**
+   * Hands `cleanup` to the leg's stack. A check abandoned by its timeout or an abort may still be
+   * placing after the leg finished: its placement is then stopped at once instead of leaking.
+   */
+  async #own(cleanup: () => unknown, name: string): Promise<void> {
+    if (!this.#stack.disposed) {
+      this.#stack.defer(cleanup);
+      return;
+    }
+    await cleanup();
+    throw new AbortedError(`placing ${name} on leg ${this.leg.name} (the leg had already finished)`);
   }
 
   /**
