@@ -208,6 +208,23 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
     expect(await processesMentioning(agent.dataDir)).toEqual([]);
   });
 
+  it('a second interrupt during shutdown (Ctrl-C reaches agent and parent) still ends its sandboxes', async () => {
+    const agent = await startLocalAgent({ driver: 'process', env: doubleEnv });
+    try {
+      await using nomad = new NomadScheduler({ address: agent.address });
+      const placement = await nomad.place({ driver: getDriver('process'), spec: SPEC, ports: { mode: 'dynamic' }, name: 'twice' });
+      await placement.waitUntilHealthy();
+      process.kill(agent.pid, 'SIGINT');
+      process.kill(agent.pid, 'SIGINT');
+      await agent.stop();
+      expect(await processesMentioning(agent.dataDir)).toEqual([]);
+      expect((await placement.exited).reason).toMatch(/complete|lost contact/);
+    } finally {
+      await agent.stop();
+      for (const pid of await processesMentioning(agent.dataDir)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('stops and refuses a copy of the double that boots without HPC_SANDBOX_NOMAD_DOUBLE=1 (the version gives it away)', async () => {
     await using wrapperDir = await temporaryDirectory('hpc-sandbox-double-copy-');
     const wrapper = join(wrapperDir.path, 'nomad');
