@@ -39,6 +39,17 @@ describe('bundled sandbox server process', () => {
     expect(existsSync(join(server.dataDir, READY_FILE))).toBe(false);
   });
 
+  it('resets a slot whose command took its own access away, as an unprivileged user', async () => {
+    // Root ignores permission bits; as root the server is started as nobody to see them.
+    const runAs = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
+    await using server = await spawnServer(['--slots', '1', '--isolation', 'off'], {}, runAs);
+    await using client = new SandboxClient(server.url);
+    const locked = await client.bash('slot_0', 'mkdir -p a/b && touch a/b/f && chmod 000 a/b a && id -u');
+    expect(locked).toMatchObject({ success: true, output: String(runAs?.uid ?? process.getuid?.()) });
+    expect(await client.reset('slot_0')).toMatchObject({ success: true });
+    expect((await client.listArtifacts('slot_0')).entries).toEqual([]);
+  });
+
   it('exits 2 with the usage on a bad flag', async () => {
     await expect(spawnServer(['--slots', 'many'])).rejects.toThrowError(/Expected `--slots` to be an integer/);
   });

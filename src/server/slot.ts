@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SlotStatus } from '../protocol/types.js';
 
@@ -64,11 +64,31 @@ export class Slot {
    */
   async empty(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const names = await readdir(this.dir);
-    await Promise.all(names.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
+    const removeContents = async (): Promise<void> => {
+      const names = await readdir(this.dir);
+      await Promise.all(names.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
+    };
+    try {
+      await removeContents();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM') throw error;
+      // A command of an unprivileged server can take away its own access (chmod 000 dir), which
+      // root would not notice. The server owns those directories: it gives the access back.
+      await grantOwnerAccess(this.dir);
+      await removeContents();
+    }
   }
 
   status(): SlotStatus {
     return { slot_id: this.id, state: this.state, workspace_dir: this.dir, current_execution_id: this.currentExecutionId };
   }
+}
+
+/** Adds rwx for the owner to `dir` and every directory below it, never following symlinks. */
+async function grantOwnerAccess(dir: string): Promise<void> {
+  const info = await lstat(dir);
+  if (!info.isDirectory()) return;
+  await chmod(dir, (info.mode & 0o7777) | 0o700);
+  for (const name of await readdir(dir)) await grantOwnerAccess(join(dir, name));
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serverBundlePath } from '../../common/paths.js';
@@ -20,14 +20,21 @@ export interface SpawnedServer extends AsyncDisposable {
 
 /**
  * Starts `dist/sandbox-server.mjs --port 0` with `args` and waits for its ready file. Disposing
- * it stops the server (SIGKILL after 5 s) and removes the temp dir.
+ * it stops the server (SIGKILL after 5 s) and removes the temp dir. `runAs` (needs root) starts
+ * it as that user, owning its data dir.
  */
-export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<SpawnedServer> {
+export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}, runAs?: { uid: number; gid: number }): Promise<SpawnedServer> {
   const root = await mkdtemp(join(tmpdir(), 'hpcsb-server-'));
   const dataDir = join(root, 'data');
+  if (runAs) {
+    await chmod(root, 0o755);
+    await mkdir(dataDir);
+    await chown(dataDir, runAs.uid, runAs.gid);
+  }
   const child = spawn(process.execPath, [serverBundlePath(), '--port', '0', '--data-dir', dataDir, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
+    ...runAs,
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
