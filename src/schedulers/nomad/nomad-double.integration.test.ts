@@ -6,7 +6,7 @@ import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWith } from '../../../test/gate.js';
 import { SandboxClient } from '../../client/index.js';
-import type { Driver, SandboxSpec } from '../../drivers/driver.js';
+import type { Driver, DriverName, SandboxSpec } from '../../drivers/driver.js';
 import { CONTAINER_PORT, getDriver } from '../../drivers/index.js';
 import { ensureImage } from '../../images/ensure-image.js';
 import { isSandboxError } from '../../errors.js';
@@ -47,6 +47,28 @@ async function findFiles(dir: string, name: string): Promise<string[]> {
   return entries.filter((e) => e.isFile() && e.name === name).map((e) => join(e.parentPath, e.name));
 }
 
+/**
+ * Boots a double agent for `driver` before the suite's tests and, after them, stops it and checks
+ * that no process runs from its data dir and the data dir is gone.
+ */
+function useDoubleAgent(driver: DriverName): { agent: LocalNomadAgent; nomad: NomadScheduler } {
+  const booted = {} as { agent: LocalNomadAgent; nomad: NomadScheduler };
+  beforeAll(async () => {
+    booted.agent = await startLocalAgent({ driver, env: doubleEnv });
+    booted.nomad = new NomadScheduler({ address: booted.agent.address });
+  });
+  afterAll(async () => {
+    const { agent, nomad } = booted;
+    await nomad?.close();
+    await agent?.stop();
+    if (agent) {
+      expect(await processesMentioning(agent.dataDir)).toEqual([]);
+      expect(existsSync(agent.dataDir), `${agent.dataDir} left behind`).toBe(false);
+    }
+  });
+  return booted;
+}
+
 interface LegExpectations {
   /** The port the server itself binds: the host port under raw_exec, the container port under docker. */
   serverPort: (hostPort: number) => number;
@@ -73,22 +95,10 @@ async function exerciseSandbox(url: string, token: string | undefined, hostPort:
 }
 
 function legs(name: 'process' | 'charliecloud' | 'docker', driverFactory: () => Driver, spec: () => SandboxSpec, leg: LegExpectations): void {
-  let agent: LocalNomadAgent;
-  let nomad: NomadScheduler;
-  beforeAll(async () => {
-    agent = await startLocalAgent({ driver: name, env: doubleEnv });
-    nomad = new NomadScheduler({ address: agent.address });
-  });
-  afterAll(async () => {
-    await nomad?.close();
-    await agent?.stop();
-    if (agent) {
-      expect(await processesMentioning(agent.dataDir)).toEqual([]);
-      expect(existsSync(agent.dataDir), `${agent.dataDir} left behind`).toBe(false);
-    }
-  });
+  const booted = useDoubleAgent(name);
 
   it(`nomad x ${name}: places a sandbox that answers on the discovered port, with bash and files`, async () => {
+    const { agent, nomad } = booted;
     expect(agent.isDouble).toBe(true);
     expect(agent.version).toContain('test double');
     const detection = await nomad.detect();
@@ -140,22 +150,10 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
   legs('process', () => getDriver('process'), () => SPEC, onHost);
 
   describe('several sandboxes and failures', () => {
-    let agent: LocalNomadAgent;
-    let nomad: NomadScheduler;
-    beforeAll(async () => {
-      agent = await startLocalAgent({ driver: 'process', env: doubleEnv });
-      nomad = new NomadScheduler({ address: agent.address });
-    });
-    afterAll(async () => {
-      await nomad?.close();
-      await agent?.stop();
-      if (agent) {
-      expect(await processesMentioning(agent.dataDir)).toEqual([]);
-      expect(existsSync(agent.dataDir), `${agent.dataDir} left behind`).toBe(false);
-    }
-    });
+    const booted = useDoubleAgent('process');
 
     it('places two raw_exec sandboxes with dynamic ports on one agent, and both answer', async () => {
+      const { nomad } = booted;
       const driver = getDriver('process');
       await using first = await nomad.place({ driver, spec: SPEC, ports: { mode: 'dynamic' }, name: 'pair' });
       await using second = await nomad.place({ driver, spec: SPEC, ports: { mode: 'dynamic' }, name: 'pair' });
@@ -169,6 +167,7 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
     });
 
     it('names the port when a second sandbox asks for a static port already reserved', async () => {
+      const { agent, nomad } = booted;
       const driver = getDriver('process');
       const port = agent.ports.serf + 1000 > 65000 ? 24567 : agent.ports.serf + 1000;
       await using holder = await nomad.place({ driver, spec: SPEC, ports: { mode: 'static', port }, name: 'static' });
@@ -181,6 +180,7 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
     });
 
     it('reports a task that fails to start with its driver failure event', async () => {
+      const { nomad } = booted;
       const broken: Driver = {
         name: 'process',
         detect: async () => ({ available: true }),
