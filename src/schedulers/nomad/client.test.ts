@@ -99,6 +99,21 @@ describe('NomadClient', () => {
     expect((error as Error).message).toMatch(/^Nomad API GET http:\/\/127\.0\.0\.1:4646\/v1\/status\/leader could not be reached: /);
   });
 
+  it('turns an abort into AbortedError naming the call', async () => {
+    const controller = new AbortController();
+    agent
+      .get(ADDRESS)
+      .intercept({ path: `/v1/evaluation/${RECORDED.evalId}?index=27&wait=30s&namespace=sandboxes&region=eu`, method: 'GET' })
+      .reply(200, () => {
+        controller.abort(new Error('Ctrl-C'));
+        return nomadResponse('evaluation-complete');
+      })
+      .delay(50);
+    const waiting = nomad.evaluation(RECORDED.evalId, { index: 27, signal: controller.signal });
+    await expect(waiting).rejects.toSatisfy((e) => isSandboxError(e, 'HPCSB_ABORTED'));
+    await expect(waiting).rejects.toThrowError(`Nomad API GET http://127.0.0.1:4646/v1/evaluation/${RECORDED.evalId} was aborted`);
+  });
+
   it('refuses calls after close()', async () => {
     await nomad.close();
     await expect(nomad.leader()).rejects.toThrowError('NomadClient for http://127.0.0.1:4646 is closed');

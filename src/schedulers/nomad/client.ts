@@ -257,6 +257,7 @@ export class NomadClient implements AsyncDisposable {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     log('%s %s', method, fullPath);
     let response: Dispatcher.ResponseData;
+    let text: string;
     try {
       response = await this.#dispatcher.request({
         origin: this.address,
@@ -266,6 +267,8 @@ export class NomadClient implements AsyncDisposable {
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
       });
+      // Inside the try: an abort or a dropped connection can also cut the body short.
+      text = await response.body.text();
     } catch (cause) {
       if (options.signal?.aborted) throw new AbortedError(`Nomad API ${method} ${this.address}${path}`, { cause });
       throw new SandboxError(
@@ -274,7 +277,6 @@ export class NomadClient implements AsyncDisposable {
         { cause },
       );
     }
-    const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {
       throw new NomadApiError(method, path, response.statusCode, text, this.address);
     }
