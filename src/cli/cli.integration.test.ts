@@ -96,6 +96,13 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
     expect(result.stderr).toContain('--driver docker matches no leg');
   });
 
+  it('check on a suite without checks is a usage error, not a pass', async () => {
+    const result = await runCli(['check', 'startup'], { env: env() });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/suite \S+\/suites\/startup\.yaml has no `checks`: nothing to check/);
+    expect(result.stdout).not.toContain('passed');
+  });
+
   it('a required leg that cannot run exits 3', async () => {
     const suite = join(dir, 'podman.yaml');
     await writeFile(suite, 'name: podman-only\nmatrix: { scheduler: [local], driver: [podman] }\nchecks: [bash]\n');

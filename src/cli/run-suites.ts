@@ -8,7 +8,7 @@ import { ProgressReporter } from '../harness/report/progress.js';
 import { renderSummaryTable } from '../harness/report/summary-table.js';
 import { writeReportDir } from '../harness/report/write-report-dir.js';
 import type { RunReport } from '../harness/results.js';
-import { runSuite } from '../harness/runner.js';
+import { runSuite, selectChecks } from '../harness/runner.js';
 import { loadSuite } from '../harness/suite/load.js';
 import type { CliIo } from './cli-io.js';
 import { handleInterrupts } from './interrupt.js';
@@ -35,7 +35,8 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
   const suites = [];
   for (const arg of paths) {
     const { suite, legs } = applyRunFlags(await loadSuite(resolveSuitePath(arg)), flags);
-    // Built now so a bench suite without `benchmarks.startup` is refused before anything runs.
+    // Checked now so a suite with nothing to check or benchmark is refused before anything runs.
+    if (command === 'check') selectChecks(suite);
     const benchmark = command === 'bench' ? startupBenchmark(suite, { components, onEvent: progress.handle }) : undefined;
     suites.push({ suite, legs, benchmark });
   }

@@ -184,6 +184,9 @@ describe('runSuite', () => {
     const badCheck = runSuite(parseSuite(SUITE, 'unit.yaml'), { components, checks: ['bash'] });
     await expect(badCheck).rejects.toThrow('suite unit.yaml has no check "bash"; checks: isolation, env-expansion');
     await expect(badCheck).rejects.toMatchObject({ code: 'HPCSB_CONFIG_INVALID' });
+    const noChecks = runSuite(parseSuite('name: bench-only\nmatrix: { scheduler: [local], driver: [process] }\n', 'bench-only.yaml'), { components });
+    await expect(noChecks).rejects.toThrow('suite bench-only.yaml has no `checks`: nothing to check on its legs');
+    await expect(noChecks).rejects.toMatchObject({ code: 'HPCSB_CONFIG_INVALID' });
     expect(placements).toEqual([]);
   });
 

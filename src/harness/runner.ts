@@ -493,7 +493,16 @@ function selectLegs(suite: ResolvedSuite, wanted: readonly string[] | undefined)
   return suite.legs.filter((leg) => names.includes(leg.name));
 }
 
-function selectChecks(suite: ResolvedSuite, wanted: readonly string[] | undefined): SuiteCheck[] {
+/**
+ * The checks a `check` run of `suite` performs: all of them, or those named in `wanted`. A suite
+ * without checks (a benchmark suite) is refused: every leg would pass without anything verified.
+ *
+ * @throws ConfigError when the suite has no checks or `wanted` names one it does not have.
+ */
+export function selectChecks(suite: ResolvedSuite, wanted?: readonly string[]): SuiteCheck[] {
+  if (suite.checks.length === 0) {
+    throw new ConfigError(`suite ${suite.path} has no \`checks\`: nothing to check on its legs (run its benchmarks with \`hpc-sandbox bench\`)`);
+  }
   if (!wanted || wanted.length === 0) return [...suite.checks];
   const unknown = wanted.filter((n) => !suite.checks.some((c) => c.name === n));
   if (unknown.length > 0) {
