@@ -1,8 +1,10 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Driver, ExecLaunchPlan } from '../../drivers/driver.js';
+import { isSandboxError } from '../../errors.js';
 import { PlacementExitedError } from '../wait-healthy.js';
 import { ReadyPortMismatchError } from './errors.js';
 import type { LocalPlacement } from './local-placement.js';
@@ -196,6 +198,23 @@ describe('LocalScheduler, exec plan with a dynamic port', () => {
     expect((error as Error).message).toMatch(/abort|closed/i);
     expect(processGroupMembers(attempt!.pgid)).toEqual([]);
     expect(isPortReserved(Number(attempt!.env.X))).toBe(false);
+    expect(await readdir(baseDir)).toEqual([]);
+  });
+
+  it('gives no placement to a caller whose signal aborted while a static-port server started, and leaves nothing behind', async () => {
+    const { scheduler, baseDir } = await newScheduler();
+    const controller = new AbortController();
+    controller.abort(new Error('caller gave up'));
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const port = (free.address() as { port: number }).port;
+    await new Promise((r) => free.close(r));
+    const error = await scheduler
+      .place({ driver: standIn(), spec: SPEC, ports: { mode: 'static', port }, signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(error).toSatisfy((e) => isSandboxError(e, 'HPCSB_ABORTED'));
+    expect((error as Error).message).toMatch(/^Placing \S+ \(driver process\) was aborted$/);
+    expect(scheduler.placements).toEqual([]);
     expect(await readdir(baseDir)).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import { logger } from '../../common/logger.js';
 import type { ContainerLaunchPlan, Detection, ExecLaunchPlan, LaunchPlan, PlaceholderValues } from '../../drivers/driver.js';
 import { renderPlaceholders } from '../../drivers/driver.js';
 import { LABEL_PREFIX, sessionId } from '../../drivers/labels.js';
-import { SandboxError } from '../../errors.js';
+import { AbortedError, SandboxError } from '../../errors.js';
 import type { Placement, PlacementEvent, PlacementExit, PlacementRequest, PlacementTimestamps, Scheduler } from '../scheduler.js';
 import { type HealthProbe, PlacementExitedError } from '../wait-healthy.js';
 import { type AllocDir, createAllocDir, openToContainerUsers, removeAllocDir } from './alloc-dir.js';
@@ -136,6 +136,9 @@ export class LocalScheduler implements Scheduler {
       alloc = await createAllocDir(await this.baseDir(), id, TASK_NAME);
       const context: PlaceContext = { id, request, alloc, timestamps, events, starting };
       const placed = plan.kind === 'exec' ? await this.#placeExec(plan, context) : await this.#placeContainer(plan, context);
+      // Static ports and containers do not wait on the signal: a caller (or close(), which aborts
+      // it) that gave up meanwhile gets no placement, and the catch below stops what was started.
+      if (request.signal?.aborted) throw new AbortedError(`Placing ${id} (driver ${request.driver.name})`, { cause: request.signal.reason });
       const placement = new LocalPlacement({
         id,
         driver: plan.driver,
@@ -155,11 +158,6 @@ export class LocalScheduler implements Scheduler {
         },
       });
       this.#placements.add(placement);
-      if (this.#closed) {
-        // close() ran while this placement was starting: it must not outlive the scheduler.
-        await placement.stop();
-        throw new SandboxError('HPCSB_PLACEMENT_FAILED', `LocalScheduler was closed while placing ${id}: stopped it`);
-      }
       log('[%s] placed: %s (%s)', id, placement.url, plan.driver);
       return placement;
     } catch (error) {
