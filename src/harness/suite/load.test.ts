@@ -108,6 +108,13 @@ describe('invalid suites: file, line and what was expected', () => {
     );
   });
 
+  it('names an exclusion that matches no cell of the matrix', () => {
+    expect(errorOf('name: x\nmatrix:\n  scheduler: [local]\n  driver: [process]\n  exclude:\n    - { scheduler: nomad, driver: process }\n')).toBe(
+      'Invalid suite suites/bad.yaml:\n' +
+        'suites/bad.yaml:6:7: matrix.exclude[0]: excludes nomad x process, which is not a cell of the matrix (scheduler: local; driver: process)',
+    );
+  });
+
   it('names an unknown driver at its line', () => {
     expect(errorOf('name: x\nmatrix:\n  scheduler: [local]\n  driver: [process, dockr]\n')).toBe(
       'Invalid suite suites/bad.yaml:\n' +

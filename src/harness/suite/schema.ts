@@ -24,7 +24,20 @@ const matrixSchema = z
     /** Cells left out of the matrix, e.g. `{scheduler: slurm, driver: docker}`. */
     exclude: z.array(z.object({ scheduler: schedulerName, driver: driverName }).strict()).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((matrix, ctx) => {
+    // An exclusion that matches no cell is a typo or a stale line: it would silently exclude nothing.
+    matrix.exclude.forEach((cell, index) => {
+      if (!matrix.scheduler.includes(cell.scheduler) || !matrix.driver.includes(cell.driver)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['exclude', index],
+          message: `excludes ${cell.scheduler} x ${cell.driver}, which is not a cell of the matrix (scheduler: ${matrix.scheduler.join(', ')}; driver: ${matrix.driver.join(', ')})`,
+          input: cell,
+        });
+      }
+    });
+  });
 
 const sandboxSchema = z
   .object({
