@@ -44,10 +44,7 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
   const controller = new AbortController();
   const removeHandlers = handleInterrupts(controller, io.stderr);
   const reports: RunReport[] = [];
-  // Sandboxes run as unref'd children (they must not keep a library user's process alive), so
-  // while a stop awaits a child's exit nothing else may hold the event loop: without this timer
-  // Node would end the CLI with exit code 13 (unsettled top-level await) mid-teardown.
-  const keepAlive = setInterval(() => undefined, 60_000);
+  // runSuite holds the event loop open while it tears down unref'd sandboxes; nothing here has to.
   try {
     for (const { suite, legs, benchmark } of suites) {
       if (controller.signal.aborted) break;
@@ -58,7 +55,6 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
       reports.push(controller.signal.aborted && !report.aborted ? { ...report, aborted: true, summary: { ...report.summary, verdict: 'fail' } } : report);
     }
   } finally {
-    clearInterval(keepAlive);
     removeHandlers();
     progress.close();
   }
