@@ -134,9 +134,15 @@ export class NomadPlacement implements Placement {
     this.timestamps.healthy ??= performance.timeOrigin + performance.now();
   }
 
-  /** Deregisters the job with purge and waits (bounded) until the allocation has ended. Idempotent. */
+  /**
+   * Deregisters the job with purge and waits (bounded) until the allocation has ended. Idempotent;
+   * after a failed purge (agent refused or unreachable) the next call tries again.
+   */
   stop(options: { signal?: AbortSignal } = {}): Promise<void> {
-    this.#stopping ??= this.#stop(options.signal);
+    this.#stopping ??= this.#stop(options.signal).catch((error: unknown) => {
+      this.#stopping = undefined;
+      throw error;
+    });
     return this.#stopping;
   }
 

@@ -5,6 +5,7 @@ import type { Driver, SandboxSpec } from '../../drivers/driver.js';
 import { isSandboxError } from '../../errors.js';
 import { NomadClient } from './client.js';
 import { scaleGroup } from './scale.js';
+import { NomadPlacement } from './placement.js';
 import { NomadScheduler } from './scheduler.js';
 
 const ADDRESS = 'http://127.0.0.1:4646';
@@ -62,6 +63,23 @@ describe('NomadScheduler over recorded Nomad answers', () => {
     pool.intercept({ path: jobPath('\\?purge=true$'), method: 'DELETE' }).reply(200, nomadResponse('deregister'));
     await placement.stop();
     await placement.stop(); // idempotent: no second DELETE
+  });
+
+  it('stop() tries the purge again after a failed one', async () => {
+    const placement = new NomadPlacement({
+      client,
+      jobId: RECORDED.jobId,
+      alloc: nomadResponse('allocation-complete'),
+      address: { host: '127.0.0.1', port: 24510 },
+      driver: 'process',
+      timestamps: { submitted: 0 },
+    });
+    const purge = { path: `/v1/job/${RECORDED.jobId}?purge=true`, method: 'DELETE' };
+    pool.intercept(purge).reply(403, 'Permission denied');
+    await expect(placement.stop()).rejects.toThrowError(`Nomad API DELETE ${ADDRESS}/v1/job/${RECORDED.jobId} failed with HTTP 403: Permission denied`);
+    pool.intercept(purge).reply(200, nomadResponse('deregister'));
+    await placement.stop();
+    await placement.stop(); // done: no third DELETE
   });
 
   it('purges the job and names the colliding port when the evaluation could not place it', async () => {
