@@ -5,9 +5,6 @@ import { SESSION_ID_LABEL } from '../../drivers/labels.js';
 
 const log = logger('scheduler:local:container');
 
-/** Label carried by every container this project starts; its value is the session id (the drivers' `SESSION_ID_LABEL`). */
-export const SESSION_LABEL = SESSION_ID_LABEL;
-
 export interface ContainerExit {
   exitCode: number | null;
   /** `exited with code 137`, `container removed`, ... */
@@ -200,7 +197,7 @@ class StartedContainer implements RunningContainer {
 /** Containers this session (or any session, without `sessionId`) left behind; `remove` deletes them. */
 export async function sweepContainers(sessionId?: string, options: { remove?: boolean } = {}): Promise<string[]> {
   const docker = await dockerClient();
-  const label = sessionId ? `${SESSION_LABEL}=${sessionId}` : SESSION_LABEL;
+  const label = sessionId ? `${SESSION_ID_LABEL}=${sessionId}` : SESSION_ID_LABEL;
   const found = await docker.listContainers({ all: true, filters: { label: [label] } });
   if (options.remove) {
     await Promise.all(found.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(ignoreGone)));

@@ -2,7 +2,6 @@ export { LocalScheduler, PLACEMENT_LABEL, TASK_NAME, assertPortFree, dialAddress
 export { LocalPlacement, type LocalTask } from './local-placement.js';
 export { startProcess, processGroupMembers, type ProcessExit, type RunningProcess, type StartProcessOptions } from './process-runner.js';
 export {
-  SESSION_LABEL,
   dockerClient,
   securityHostConfig,
   startContainer,

@@ -9,12 +9,12 @@ import { tail } from '../../common/exec.js';
 import { logger } from '../../common/logger.js';
 import type { ContainerLaunchPlan, Detection, ExecLaunchPlan, LaunchPlan, PlaceholderValues } from '../../drivers/driver.js';
 import { renderPlaceholders } from '../../drivers/driver.js';
-import { LABEL_PREFIX, sessionId } from '../../drivers/labels.js';
+import { LABEL_PREFIX, SESSION_ID_LABEL, sessionId } from '../../drivers/labels.js';
 import { AbortedError, SandboxError } from '../../errors.js';
 import type { Placement, PlacementEvent, PlacementExit, PlacementRequest, PlacementTimestamps, Scheduler } from '../scheduler.js';
 import { type HealthProbe, PlacementExitedError } from '../wait-healthy.js';
 import { type AllocDir, createAllocDir, openToContainerUsers, removeAllocDir } from './alloc-dir.js';
-import { type RunningContainer, SESSION_LABEL, dockerClient, startContainer } from './container-runner.js';
+import { type RunningContainer, dockerClient, startContainer } from './container-runner.js';
 import { LocalPlacementError, PortInUseError, ReadyPortMismatchError } from './errors.js';
 import { registerExitHook } from './exit-hook.js';
 import { type LocalTask, LocalPlacement, now } from './local-placement.js';
@@ -295,7 +295,7 @@ export class LocalScheduler implements Scheduler {
         hostIp: '127.0.0.1',
         binds: plan.binds.map((b) => ({ ...b, source: render(b.source) })),
         securityOpts: plan.securityOpts,
-        labels: { ...plan.labels, [SESSION_LABEL]: this.sessionId, [PLACEMENT_LABEL]: ctx.id, [`${LABEL_PREFIX}.scheduler`]: 'local' },
+        labels: { ...plan.labels, [SESSION_ID_LABEL]: this.sessionId, [PLACEMENT_LABEL]: ctx.id, [`${LABEL_PREFIX}.scheduler`]: 'local' },
         stdoutPath: ctx.alloc.stdoutPath,
         stderrPath: ctx.alloc.stderrPath,
       });
@@ -421,7 +421,7 @@ function containerTask(container: RunningContainer, image: string, graceMs: numb
         Entrypoint: [],
         User: '0',
         Cmd: ['/bin/sh', '-c', 'rm -rf /alloc/* /alloc/.[!.]* 2>/dev/null; true'],
-        Labels: { [SESSION_LABEL]: 'cleanup' },
+        Labels: { [SESSION_ID_LABEL]: 'cleanup' },
         HostConfig: { Binds: [`${dir.shared}:/alloc`] },
       });
       try {

@@ -18,7 +18,8 @@ import { getDriver } from '../../drivers/index.js';
 import { type DriverName, type LaunchPlan, renderPlaceholders, type SandboxSpec } from '../../drivers/driver.js';
 import { computeStatistics } from '../../harness/bench/statistics.js';
 import type { Statistics } from '../../harness/results.js';
-import { SESSION_LABEL, sweepContainers } from './container-runner.js';
+import { SESSION_ID_LABEL } from '../../drivers/labels.js';
+import { sweepContainers } from './container-runner.js';
 import { LocalScheduler } from './local-scheduler.js';
 
 const SPEC: SandboxSpec = { slots: 1, envAllowlist: [], env: {}, isolation: 'auto' };
@@ -118,7 +119,7 @@ function bareStartup(plan: LaunchPlan): Startup {
     const render = (s: string) => renderPlaceholders(s, { ...values, port: String(plan.containerPort), bindHost: '0.0.0.0' });
     const run = await execOrThrow('docker', [
       'run', '-d', '--rm', '--entrypoint', '', '-p', `127.0.0.1:${port}:${plan.containerPort}`,
-      '--label', `${SESSION_LABEL}=${sessionId}`,
+      '--label', `${SESSION_ID_LABEL}=${sessionId}`,
       ...plan.binds.flatMap((b) => ['-v', `${render(b.source)}:${b.target}${b.readOnly ? ':ro' : ''}`]),
       ...plan.securityOpts.flatMap((o) => ['--security-opt', o]),
       ...Object.entries(plan.env).flatMap(([k, v]) => ['-e', `${k}=${render(v)}`]),
