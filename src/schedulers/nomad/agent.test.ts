@@ -34,6 +34,14 @@ describe('startLocalAgent', () => {
     await expect(starting).rejects.toThrowError(/^Cannot read the Nomad agent config \S+\/hcl\/nomad-podman\.hcl: ENOENT \(a name resolves under hcl\/: nomad-docker, nomad-singularity; or give a path\)$/);
     expect(await agentTempDirs()).toEqual(before);
   });
+
+  it('says which command could not start, with the reason, and removes its temp dir', async () => {
+    const before = await agentTempDirs();
+    const starting = startLocalAgent({ nomadBinary: '/nonexistent/hpc-sandbox/nomad', env: withoutDoubleFlag(), startupTimeoutMs: 5_000 });
+    await expect(starting).rejects.toSatisfy((e) => isSandboxError(e, 'HPCSB_SCHEDULER_UNAVAILABLE'));
+    await expect(starting).rejects.toThrowError(/^\/nonexistent\/hpc-sandbox\/nomad agent -dev -config \S+ -data-dir \S+ exited \(code null\) before it was ready:\nspawn failed: spawn \/nonexistent\/hpc-sandbox\/nomad ENOENT/);
+    expect(await agentTempDirs()).toEqual(before);
+  });
 });
 
 describe('renderAgentConfig', () => {

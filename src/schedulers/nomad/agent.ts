@@ -116,7 +116,7 @@ export async function startLocalAgent(options: LocalAgentOptions = {}): Promise<
     });
   });
   const address = `http://127.0.0.1:${ports.http}`;
-  const agent = new RunningAgent(child, exited, output, { address, ports, dataDir, configPath, workDir, ownsDataDir: options.dataDir === undefined });
+  const agent = new RunningAgent(child, exited, output, { address, ports, dataDir, configPath, workDir, ownsDataDir: options.dataDir === undefined, commandLine: `${binary} ${args.join(' ')}` });
   try {
     const rawVersion = await waitUntilReady(agent, options.waitForDriver === false ? undefined : taskDriver, options.startupTimeoutMs ?? 60_000, options.signal);
     agent.isDouble = rawVersion === NOMAD_DOUBLE_VERSION;
@@ -145,6 +145,8 @@ class RunningAgent implements LocalNomadAgent {
   readonly ports: { http: number; rpc: number; serf: number };
   readonly dataDir: string;
   readonly configPath: string;
+  /** What was run, for error messages. */
+  readonly commandLine: string;
   readonly #workDir: string;
   readonly #ownsDataDir: boolean;
   #stopping: Promise<void> | undefined;
@@ -153,12 +155,21 @@ class RunningAgent implements LocalNomadAgent {
     readonly child: ChildProcess,
     readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
     readonly output: string[],
-    init: { address: string; ports: { http: number; rpc: number; serf: number }; dataDir: string; configPath: string; workDir: string; ownsDataDir: boolean },
+    init: {
+      address: string;
+      ports: { http: number; rpc: number; serf: number };
+      dataDir: string;
+      configPath: string;
+      workDir: string;
+      ownsDataDir: boolean;
+      commandLine: string;
+    },
   ) {
     this.address = init.address;
     this.ports = init.ports;
     this.dataDir = init.dataDir;
     this.configPath = init.configPath;
+    this.commandLine = init.commandLine;
     this.#workDir = init.workDir;
     this.#ownsDataDir = init.ownsDataDir;
   }
@@ -202,7 +213,7 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver |
     if (exit) {
       throw new SandboxError(
         'HPCSB_SCHEDULER_UNAVAILABLE',
-        `nomad agent -dev -config ${agent.configPath} exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}) before it was ready:\n${agent.logs(30)}`,
+        `${agent.commandLine} exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}) before it was ready:\n${agent.logs(30)}`,
       );
     }
     if (signal?.aborted) throw new AbortedError(`Starting the Nomad agent at ${agent.address}`, { cause: signal.reason });
