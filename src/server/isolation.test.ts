@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxClient } from '../client/sandbox-client.js';
-import { bwrapArgv, probeIsolation, type SandboxLayout } from './isolation.js';
+import { bwrapArgv, candidateConfigs, probeIsolation, type SandboxLayout } from './isolation.js';
 import { startSandboxServer } from './sandbox-server.js';
 
 // Fake bwrap binaries on PATH: the probe's strategy chain is tested without namespaces.
@@ -68,6 +68,18 @@ describe('bwrapArgv', () => {
         '--ro-bind /dev/null /etc/token --bind /data/slot_0 /workspace --remount-ro / --chdir /workspace ' +
         '--setenv PWD /workspace --setenv HOME /workspace -- /bin/sh -c echo hi',
     );
+  });
+
+  it('drops every capability when there is no user namespace (root)', () => {
+    const argv = bwrapArgv({ ...config, userNamespace: false }, layout('/data'), '/data/slot_0', 'true', true);
+    expect(argv.slice(0, 5)).toEqual(['/usr/bin/bwrap', '--die-with-parent', '--new-session', '--cap-drop', 'ALL']);
+    expect(argv).not.toContain('--unshare-user');
+  });
+
+  it('binds the container /proc only inside a user namespace', () => {
+    const tried = candidateConfigs('/usr/bin/bwrap', true).map((c) => `${c.userNamespace ? 'userns' : 'no-userns'}+${c.procMode}`);
+    expect(tried).toEqual(['userns+proc', 'userns+bind', 'no-userns+proc']);
+    expect(candidateConfigs('/usr/bin/bwrap', false).every((c) => c.userNamespace)).toBe(true);
   });
 
   it('covers a nested data root with a tmpfs and unshares the network on request', () => {

@@ -93,7 +93,9 @@ export function hostRootEntries(root = '/'): RootEntry[] {
  */
 export function bwrapArgv(config: BwrapConfig, layout: SandboxLayout, slotDir: string, command: string, allowNetwork: boolean): string[] {
   const argv = ['--die-with-parent', '--new-session'];
-  if (config.userNamespace) argv.push('--unshare-user');
+  // Without a user namespace, bwrap run by root leaves the command root's capabilities in the
+  // server's own namespace (CAP_SYS_ADMIN, CAP_MKNOD: mount a disk and walk out).
+  argv.push(...(config.userNamespace ? ['--unshare-user'] : ['--cap-drop', 'ALL']));
   argv.push('--unshare-pid', '--unshare-ipc', '--unshare-uts');
   if (!allowNetwork) argv.push('--unshare-net');
   argv.push('--tmpfs', '/');
@@ -175,13 +177,18 @@ function runProbe(argv: string[], timeoutMs: number, scratchDir: string): Promis
   });
 }
 
-/** The configurations worth trying, most isolated first. */
+/**
+ * The configurations worth trying, most isolated first. The container's /proc is bound only
+ * inside a user namespace: without one, a command could reach the server and the commands of
+ * other slots through `/proc/<pid>/root` and `/proc/<pid>/environ` (measured), so that
+ * combination does not count as a sandbox.
+ */
 export function candidateConfigs(bwrapPath: string, isRoot: boolean): BwrapConfig[] {
   const out: BwrapConfig[] = [
     { bwrapPath, procMode: 'proc', userNamespace: true },
     { bwrapPath, procMode: 'bind', userNamespace: true },
   ];
-  if (isRoot) out.push({ bwrapPath, procMode: 'proc', userNamespace: false }, { bwrapPath, procMode: 'bind', userNamespace: false });
+  if (isRoot) out.push({ bwrapPath, procMode: 'proc', userNamespace: false });
   return out;
 }
 

@@ -1,12 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWith } from '../../test/gate.js';
 import { projectRoot } from '../common/paths.js';
 import { SandboxClient } from '../client/sandbox-client.js';
 import { READY_FILE } from '../protocol/constants.js';
+import { bwrapArgv, findOnPath, findShell, hostRootEntries } from './isolation.js';
 import { eventually, pidsWithMarker, uniqueSleepSeconds } from './testing/processes.js';
 import { spawnServer, type SpawnedServer } from './testing/spawned-server.js';
 
@@ -171,5 +174,26 @@ describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
     expect(await other.stop()).toBe(0);
     expect((await running).metadata).toMatchObject({ killed: true, sandboxed: true });
     await eventually(() => pidsWithMarker(`sleep ${n}`).length + pidsWithMarker(`sleep ${n + 1}`).length === 0, 3_000, 'the sleeps to die');
+  });
+});
+
+describeWith(['bwrap'], 'bubblewrap without a user namespace (the root fallback)', () => {
+  it.skipIf(process.getuid?.() !== 0)('leaves the command no capability and no view of the server [skipped unless root]', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'hpcsb-nouserns-'));
+    try {
+      const slotDir = join(root, 'data', 'slot_0');
+      await mkdir(slotDir, { recursive: true });
+      const layout = { dataRoot: join(root, 'data'), hiddenFiles: [], shell: findShell(), rootEntries: hostRootEntries() };
+      const config = { bwrapPath: findOnPath('bwrap')!, procMode: 'proc' as const, userNamespace: false };
+      const command = `grep CapEff /proc/self/status; ls /proc/${process.pid}/root 2>&1 | head -1`;
+      const [bwrap, ...args] = bwrapArgv(config, layout, slotDir, command, true);
+      const run = spawnSync(bwrap!, args, { encoding: 'utf8' });
+      expect(run.stderr).toBe('');
+      const [caps, serverRoot] = run.stdout.trim().split('\n');
+      expect(caps).toMatch(/^CapEff:\s+0+$/);
+      expect(serverRoot).toMatch(/No such file or directory/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
