@@ -15,7 +15,8 @@ export class AcquireTimeoutError extends SandboxError {
   constructor(
     readonly trajectoryId: string | undefined,
     readonly timeoutMs: number,
-    readonly counts: PoolCounts,
+    /** `quarantined`: slots withheld after a failed reset, a reason none is free. */
+    readonly counts: PoolCounts & { quarantined?: number },
     readonly lastPlacementError: string | undefined,
     readonly maxPlacements: number,
   ) {
@@ -24,7 +25,9 @@ export class AcquireTimeoutError extends SandboxError {
     super(
       'HPCSB_ACQUIRE_TIMEOUT',
       `Timed out after ${timeoutMs}ms acquiring a slot${who}: ${counts.slots} slots in ${counts.placements} placements` +
-        `${capacity}, ${counts.busy} busy, ${counts.free} free; ${counts.starting} placements starting, ` +
+        `${capacity}, ${counts.busy} busy, ${counts.free} free` +
+        (counts.quarantined ? `, ${counts.quarantined} quarantined (their reset failed)` : '') +
+        `; ${counts.starting} placements starting, ` +
         `${counts.waiting} acquires waiting` +
         (lastPlacementError ? `; last placement failure: ${lastPlacementError}` : ''),
     );

@@ -178,6 +178,18 @@ describe('SlotPool', () => {
     expect(other.slotId).not.toBe(slot.slotId);
   });
 
+  it('names quarantined slots when an acquire times out for want of a clean one', async () => {
+    const { pool, connections } = makePool(1, { maxPlacements: 1 });
+    const slot = await pool.acquire('a');
+    connections.get('stand-in-0')!.failResets = true;
+    await slot.release();
+    const error = await pool.acquire('b', { timeoutMs: 50 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AcquireTimeoutError);
+    expect((error as Error).message).toBe(
+      'Timed out after 50ms acquiring a slot for trajectory b: 1 slots in 1 placements (at maxPlacements 1), 0 busy, 0 free, 1 quarantined (their reset failed); 0 placements starting, 1 acquires waiting',
+    );
+  });
+
   it('aborts a waiting acquire through its signal', async () => {
     const { pool } = makePool(1, { maxPlacements: 1 });
     await pool.acquire('a');
