@@ -38,6 +38,24 @@ it('hpc-sandbox agent boots a dev agent, prints its address, and stops it on abo
   expect(existsSync(dataDir)).toBe(false);
 });
 
+it('hpc-sandbox agent fails, naming the agent and its exit, when the agent dies on its own', async () => {
+  const stdout = capture();
+  const io: CliIo = { stdout, stderr: capture(), env: { ...process.env, PATH: `${nomadDoubleBinDir()}${delimiter}${process.env.PATH}` }, exitCode: 0 };
+  const controller = new AbortController();
+  const running = agentCommand(io, { signal: controller.signal }).parseAsync(['--driver', 'process'], { from: 'user' });
+  try {
+    await expect.poll(() => stdout.text, { timeout: 30_000 }).toContain('Ctrl-C stops the agent');
+    const pid = Number(/pid: +(\d+)/.exec(stdout.text)![1]);
+    const dataDir = /data dir: (\S+)/.exec(stdout.text)![1]!;
+    process.kill(pid, 'SIGKILL');
+    await expect(running).rejects.toThrowError(new RegExp(`^The Nomad agent at http://127\\.0\\.0\\.1:\\d+ \\(pid ${pid}\\) exited on its own \\(code null, signal SIGKILL\\); its last log lines:\n`));
+    expect(existsSync(dataDir)).toBe(false);
+  } finally {
+    controller.abort();
+    await running.catch(() => undefined);
+  }
+});
+
 it('rejects a bad --http-port with the flag named', async () => {
   const io: CliIo = { stdout: capture(), stderr: capture(), env: process.env, exitCode: 0 };
   await expect(agentCommand(io).parseAsync(['--http-port', 'x'], { from: 'user' })).rejects.toThrowError('Expected `--http-port` to be a positive integer, got `x`');

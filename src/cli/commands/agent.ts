@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { DRIVER_NAMES, type DriverName } from '../../drivers/driver.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, SandboxError } from '../../errors.js';
 import { nomadTaskDriverFor, startLocalAgent } from '../../schedulers/nomad/agent.js';
 import { writeLine, type CliIo } from '../cli-io.js';
 
@@ -63,16 +63,28 @@ Examples:
           writeLine(io.stdout, `  config:   ${agent.configPath}`);
           writeLine(io.stdout, `  data dir: ${agent.dataDir}`);
           writeLine(io.stdout, `  export NOMAD_ADDR=${agent.address}`);
+          writeLine(io.stdout, `  pid:      ${agent.pid}`);
           writeLine(io.stdout, 'Ctrl-C stops the agent and every allocation it runs.');
-          await new Promise<void>((resolve) => {
-            if (controller.signal.aborted) resolve();
-            controller.signal.addEventListener('abort', () => resolve(), { once: true });
+          // Until Ctrl-C, or until the agent ends on its own: a crashed agent must not leave the
+          // command waiting silently.
+          const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined>((resolve) => {
+            if (controller.signal.aborted) resolve(undefined);
+            controller.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+            void agent.exited.then(resolve);
           });
+          if (ended) {
+            throw new SandboxError(
+              'HPCSB_SCHEDULER_UNAVAILABLE',
+              `The Nomad agent at ${agent.address} (pid ${agent.pid}) exited on its own ` +
+                `(code ${ended.code}${ended.signal ? `, signal ${ended.signal}` : ''}); its last log lines:\n${agent.logs(30)}`,
+            );
+          }
           writeLine(io.stderr, 'stopping the Nomad agent...');
         } finally {
           await agent.stop();
         }
       } finally {
+        options.signal?.removeEventListener('abort', onSignal);
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }

@@ -60,6 +60,8 @@ export interface LocalNomadAgent extends AsyncDisposable {
   /** True when the agent is hpc-sandbox's test double, not Nomad. */
   readonly isDouble: boolean;
   readonly pid: number;
+  /** Settles when the agent process has ended, through stop() or on its own (a crash, a kill). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly ports: { http: number; rpc: number; serf: number };
   readonly dataDir: string;
   /** The rendered config the agent runs with. */
