@@ -317,7 +317,7 @@ describe('sandbox server (in process, isolation off)', () => {
       [false, '', 'b4'],
       [false, '', 'b5'],
     ]);
-    expect(answers[2]!.error).toContain('Unknown slot: slot_9');
+    expect(answers[2]!.error).toBe('Unknown slot: slot_9 (this server has slot_0..slot_2)');
     expect(answers[3]!.error).toBe('Unknown tool: bogus (tools: bash, read_file, write_file)');
     expect(answers[4]).toMatchObject({ error: expect.stringContaining('`[4].timeout`'), metadata: { error_code: 'invalid_request' } });
   });

@@ -105,9 +105,10 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
   let port = options.port;
   let closing = false;
 
+  const unknownSlot = (slotId: string): string => `Unknown slot: ${slotId} (this server has slot_0..slot_${options.slots - 1})`;
   const slotFor = (slotId: string): Slot => {
     const slot = slots.get(slotId);
-    if (!slot) throw new HttpError(404, 'unknown_slot', `Unknown slot: ${slotId} (this server has slot_0..slot_${options.slots - 1})`);
+    if (!slot) throw new HttpError(404, 'unknown_slot', unknownSlot(slotId));
     return slot;
   };
 
@@ -118,7 +119,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       return stamp(toolFailure(400, `Unknown tool: ${request.tool} (tools: ${TOOLS.join(', ')})`, { error_code: 'unknown_tool', tools: [...TOOLS] }));
     }
     const slot = slots.get(request.slot_id);
-    if (!slot) return stamp(toolFailure(404, `Unknown slot: ${request.slot_id} (this server has slot_0..slot_${options.slots - 1})`, { error_code: 'unknown_slot' }));
+    if (!slot) return stamp(toolFailure(404, unknownSlot(request.slot_id), { error_code: 'unknown_slot' }));
     const timeoutSeconds = Math.min(request.timeout ?? DEFAULT_TIMEOUT_SECONDS, limits.maxTimeoutSeconds);
     const args = request.args as Record<string, unknown>;
     const probe = request.tool === 'bash' ? await isolation : undefined;
