@@ -186,7 +186,11 @@ class StartedContainer implements RunningContainer {
   }
 
   async #stop(graceMs: number): Promise<ContainerExit> {
-    await this.container.stop({ t: Math.ceil(graceMs / 1000) }).catch(ignoreGone);
+    // A failed graceful stop must not keep the container: the forced removal below kills it anyway.
+    await this.container
+      .stop({ t: Math.ceil(graceMs / 1000) })
+      .catch(ignoreGone)
+      .catch((error: Error) => log('[ctr %s] stop failed, removing by force: %s', this.id.slice(0, 12), error.message));
     await this.container.remove({ force: true, v: true }).catch(ignoreGone);
     this.#settle({ exitCode: null, reason: 'container removed' });
     await Promise.all(this.#streams.map((s) => new Promise((resolve) => s.end(resolve))));
