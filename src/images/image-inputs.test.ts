@@ -30,7 +30,7 @@ describe('collectImageInputs', () => {
 
   it('fails plainly when the bundle is missing', async () => {
     await expect(collectImageInputs({ bundlePath: '/nonexistent/sandbox-server.mjs' })).rejects.toThrowError(
-      'Cannot build the sandbox image: cannot read the server bundle /nonexistent/sandbox-server.mjs',
+      'Cannot build the sandbox image: cannot read the server bundle /nonexistent/sandbox-server.mjs (ENOENT; npm run build makes it)',
     );
   });
 });

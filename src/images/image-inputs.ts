@@ -100,7 +100,10 @@ export interface CollectOptions {
  */
 export async function collectImageInputs(options: CollectOptions): Promise<ImageInputs> {
   const bundle = await readFile(options.bundlePath).catch((error: unknown) => {
-    throw new SandboxError('HPCSB_IMAGE_BUILD', `Cannot build the sandbox image: cannot read the server bundle ${options.bundlePath}`, { cause: error });
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new SandboxError('HPCSB_IMAGE_BUILD', `Cannot build the sandbox image: cannot read the server bundle ${options.bundlePath} (${why}; npm run build makes it)`, {
+      cause: error,
+    });
   });
   const searchEnv = { PATH: [options.env?.PATH ?? process.env.PATH, DEFAULT_PATH].filter(Boolean).join(':') };
   const nodePath = await realpath(options.nodePath ?? process.execPath);
