@@ -15,7 +15,10 @@ export function serveCommand(): Command {
     .option('--slots <n>', 'number of slot workspaces', '4')
     .option('--data-dir <dir>', 'slot root (default $NOMAD_ALLOC_DIR/data, else /data)')
     .option('--token-file <file>', `require "Authorization: Bearer <token>" on every endpoint but /health (also env ${ENV.token})`)
-    .addOption(new Option('--isolation <mode>', `bubblewrap isolation of bash (also env ${ENV.isolation})`).choices(['auto', 'require', 'off']))
+    // No commander default: it would override the environment variable.
+    .addOption(
+      new Option('--isolation <mode>', `bubblewrap isolation of bash: auto falls back to plain execution when bwrap is unusable, require refuses (default auto; also env ${ENV.isolation})`).choices(['auto', 'require', 'off']),
+    )
     .action(async (flags: ServeFlags) => {
       let options;
       try {
