@@ -38,7 +38,13 @@ Formats:
 
 The cache is HPC_SANDBOX_CACHE_DIR, else <package>/.cache. A build runs only when its inputs changed.
 With a registry, the online recipes build the same layout: fixtures/images/Dockerfile (docker build)
-and fixtures/images/sandbox.def (apptainer build).`,
+and fixtures/images/sandbox.def (apptainer build).
+
+Exit codes:
+  0    every format asked for is built or cached (with all, a format whose tool is missing is skipped)
+  1    a build failed
+  3    the format named with --format cannot be built here (its tool is missing)
+  130  interrupted (Ctrl-C)`,
     )
     .action(async (flags: { format: ImageFormat | 'all'; json?: boolean }) => {
       const formats = flags.format === 'all' ? IMAGE_FORMATS : [flags.format];
