@@ -209,9 +209,9 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver |
   const deadline = Date.now() + timeoutMs;
   await using client = new NomadClient({ address: agent.address, token: '' });
   let last = 'agent not answering yet';
-  const died = agent.exited.then((exit) => exit);
-  const check = async () => {
-    const exit = await Promise.race([died, Promise.resolve(undefined)]);
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  void agent.exited.then((ended) => (exit = ended));
+  const check = () => {
     if (exit) {
       throw new SandboxError(
         'HPCSB_SCHEDULER_UNAVAILABLE',
@@ -226,7 +226,7 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver |
   // Before the HTTP listener is up nothing can block on an index: a short poll is the only way.
   let leader = '';
   while (!leader) {
-    await check();
+    check();
     try {
       leader = await client.leader({ signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(2_000)]) : AbortSignal.timeout(2_000) });
       if (!leader) last = 'no cluster leader yet';
@@ -241,7 +241,7 @@ async function waitUntilReady(agent: RunningAgent, taskDriver: NomadTaskDriver |
   let index = 0;
   let readySince: number | undefined;
   for (;;) {
-    await check();
+    check();
     const graceLeftMs = readySince === undefined ? Infinity : readySince + DRIVER_GRACE_MS - Date.now();
     const waitSeconds = Math.max(1, Math.min(10, Math.ceil(Math.min(deadline - Date.now(), graceLeftMs) / 1000)));
     let nodes: NomadNodeStub[] = [];
