@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -193,6 +193,37 @@ describeWith(['bwrap'], 'bubblewrap without a user namespace (the root fallback)
       expect(caps).toMatch(/^CapEff:\s+0+$/);
       expect(serverRoot).toMatch(/No such file or directory/);
     } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describeWith(['bwrap'], 'bubblewrap with the container /proc bound (the Docker configuration)', () => {
+  it('keeps a command out of a sibling slot command and out of the server', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'hpcsb-procbind-'));
+    const n = uniqueSleepSeconds();
+    let sibling: ReturnType<typeof spawn> | undefined;
+    try {
+      const [slot0, slot1] = [join(root, 'data', 'slot_0'), join(root, 'data', 'slot_1')];
+      await mkdir(slot0, { recursive: true });
+      await mkdir(slot1, { recursive: true });
+      await writeFile(join(slot1, 'secret.txt'), 'slot-1-secret');
+      const layout = { dataRoot: join(root, 'data'), hiddenFiles: [], shell: findShell(), rootEntries: hostRootEntries() };
+      const config = { bwrapPath: findOnPath('bwrap')!, procMode: 'bind' as const, userNamespace: true };
+      const [bwrap, ...siblingArgs] = bwrapArgv(config, layout, slot1, `exec sleep ${n}`, true);
+      sibling = spawn(bwrap!, siblingArgs, { stdio: 'ignore', env: { ...process.env, HPCSB_SIBLING_ENV: 'sibling-env-secret' } });
+      await eventually(() => pidsWithMarker(`sleep ${n}`).length >= 2, 5_000, 'the sibling sandbox to start');
+      const targets = [process.pid, ...pidsWithMarker(`sleep ${n}`)];
+      const probe = targets.map((pid) => `cat /proc/${pid}/root/workspace/secret.txt /proc/${pid}/root${slot1}/secret.txt /proc/${pid}/environ 2>&1`).join('; ');
+      const [, ...args] = bwrapArgv(config, layout, slot0, probe, true);
+      const run = spawnSync(bwrap!, args, { encoding: 'utf8' });
+      expect(run.stdout).toMatch(/Permission denied/);
+      expect(run.stdout).not.toContain('slot-1-secret');
+      expect(run.stdout).not.toContain('sibling-env-secret');
+      expect(run.stdout).not.toContain('HPC_SANDBOX');
+    } finally {
+      sibling?.kill('SIGKILL');
+      await eventually(() => pidsWithMarker(`sleep ${n}`).length === 0, 3_000, 'the sibling sandbox to end');
       await rm(root, { recursive: true, force: true });
     }
   });
