@@ -115,6 +115,13 @@ describe('invalid suites: file, line and what was expected', () => {
     );
   });
 
+  it('names a reference for a leg the matrix does not have', () => {
+    expect(errorOf(`${minimal}references:\n  "local x docker":\n    startup.median: { value: 1, lower: null, upper: 1, unit: ms }\n`)).toBe(
+      'Invalid suite suites/bad.yaml:\n' +
+        'suites/bad.yaml:8:5: references.local x docker: leg "local x docker" is not a cell of the matrix (scheduler: local; driver: process)',
+    );
+  });
+
   it('names an unknown driver at its line', () => {
     expect(errorOf('name: x\nmatrix:\n  scheduler: [local]\n  driver: [process, dockr]\n')).toBe(
       'Invalid suite suites/bad.yaml:\n' +

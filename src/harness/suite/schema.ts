@@ -168,7 +168,23 @@ export const SuiteSchema = z
     benchmarks: z.object({ startup: startupBenchmarkSchema.optional() }).strict().default({}),
     references: z.record(legKey, z.record(metricName, referenceSchema)).default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((suite, ctx) => {
+    // A reference for a leg the matrix does not have (a typo, a driver since removed) would judge nothing.
+    for (const key of Object.keys(suite.references)) {
+      const cell = LEG_KEY.exec(key);
+      if (!cell) continue; // not a leg name at all: legKey already said so
+      const [, scheduler, driver] = cell as unknown as [string, SchedulerName, DriverName];
+      if (!suite.matrix.scheduler.includes(scheduler) || !suite.matrix.driver.includes(driver)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['references', key],
+          message: `leg "${key}" is not a cell of the matrix (scheduler: ${suite.matrix.scheduler.join(', ')}; driver: ${suite.matrix.driver.join(', ')})`,
+          input: key,
+        });
+      }
+    }
+  });
 
 /** A suite as written (defaults optional): what `defineSuite` accepts. */
 export type SuiteInput = z.input<typeof SuiteSchema>;
