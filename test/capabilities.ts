@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { exec } from '../src/common/exec.js';
 import { which } from '../src/common/which.js';
 
 /** What the machine offers the integration tests; each entry says why when it is missing. */
-export type CapabilityName = 'bwrap' | 'docker' | 'charliecloud' | 'squashfs' | 'apptainer' | 'nomad' | 'slurm';
+export type CapabilityName = 'bwrap' | 'docker' | 'charliecloud' | 'squashfs' | 'apptainer' | 'nomad' | 'slurm' | 'chromium';
 export type Capability = { available: true; version?: string } | { available: false; reason: string };
 export type Capabilities = Record<CapabilityName, Capability>;
 
@@ -47,5 +48,9 @@ export async function probeCapabilities(): Promise<Capabilities> {
   ]);
   const nomad: Capability =
     process.env.NOMAD_ADDR || (await which('nomad')) ? { available: true } : { available: false, reason: 'nomad: not on PATH and NOMAD_ADDR not set' };
-  return { bwrap, docker, charliecloud, squashfs, apptainer, nomad, slurm };
+  // Debian's chromium renders report.html in the report tests.
+  const chromium: Capability = existsSync('/usr/bin/chromium')
+    ? { available: true }
+    : { available: false, reason: '/usr/bin/chromium is absent (apt-get install -y chromium)' };
+  return { bwrap, docker, charliecloud, squashfs, apptainer, nomad, slurm, chromium };
 }

@@ -1,14 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWith } from '../../../test/gate.js';
 import { sampleReport } from './testing/sample-report.js';
 import { writeReportDir } from './write-report-dir.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (apt-get install -y chromium)`;
 
 /** Headless Chromium, isolated: its own profile dir, no network services, no GPU, no sandbox (root in CI). */
 function chromium(profile: string, args: string[]) {
@@ -29,7 +28,7 @@ function chromium(profile: string, args: string[]) {
   );
 }
 
-describe.skipIf(missing !== undefined)(`report.html in headless Chromium${missing ? ` [skipped: ${missing}]` : ''}`, () => {
+describeWith(['chromium'], 'report.html in headless Chromium', () => {
   let dir: string;
   let html: string;
 
