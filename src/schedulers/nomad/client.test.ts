@@ -1,3 +1,5 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nomadErrorBody, nomadResponse, RECORDED } from '../../../fixtures/nomad/responses.js';
@@ -117,5 +119,38 @@ describe('NomadClient', () => {
   it('refuses calls after close()', async () => {
     await nomad.close();
     await expect(nomad.leader()).rejects.toThrowError('NomadClient for http://127.0.0.1:4646 is closed');
+  });
+});
+
+describe('NomadClient over a real socket', () => {
+  it('serves other calls while more blocking queries hang than a fixed pool would hold (one per placement)', async () => {
+    const allocation = JSON.stringify({ ID: 'x', JobID: 'j', ClientStatus: 'running', DesiredStatus: 'run' });
+    const hanging: ServerResponse[] = [];
+    let released = false;
+    const server = createServer((req, res) => {
+      if (!req.url?.includes('index=')) res.end('"127.0.0.1:4647"');
+      else if (released) res.end(allocation);
+      else hanging.push(res);
+    });
+    const release = () => {
+      released = true;
+      for (const res of hanging.splice(0)) res.end(allocation);
+    };
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new NomadClient({ address });
+    try {
+      const followers = Array.from({ length: 12 }, (_, i) => client.allocation(`alloc-${i}`, { index: 1, waitSeconds: 30 }));
+      // All twelve long polls reach the agent at once, each on its own connection...
+      await expect.poll(() => hanging.length, { timeout: 5_000 }).toBe(12);
+      // ...and a short call is not queued behind them.
+      expect(await client.leader()).toBe('127.0.0.1:4647');
+      release();
+      expect((await Promise.all(followers)).map(({ value }) => value.ClientStatus)).toEqual(Array(12).fill('running'));
+    } finally {
+      release();
+      await client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

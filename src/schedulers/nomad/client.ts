@@ -65,8 +65,9 @@ interface RequestOptions {
 
 /**
  * A small typed client for the parts of the Nomad HTTP API that place and watch sandbox servers.
- * Owns one undici Pool for its agent; answers are checked with zod; non-2xx answers become
- * `NomadApiError` with the plain-text body. Waits use blocking queries (`index`/`wait`), never sleeps.
+ * Owns one undici Pool for its agent (connections uncapped: one long poll per placement); answers
+ * are checked with zod; non-2xx answers become `NomadApiError` with the plain-text body. Waits use
+ * blocking queries (`index`/`wait`), never sleeps.
  *
  * @example
  * await using nomad = new NomadClient({ address: 'http://127.0.0.1:4646' });
@@ -88,7 +89,9 @@ export class NomadClient implements AsyncDisposable {
     this.#token = options.token ?? process.env.NOMAD_TOKEN;
     this.#ownsDispatcher = options.dispatcher === undefined;
     // Blocking queries hang up to `wait` (+1/16 jitter): the headers timeout must outlast them.
-    this.#dispatcher = options.dispatcher ?? new Pool(this.address, { connections: 8, headersTimeout: 120_000, bodyTimeout: 120_000 });
+    // Every placement keeps one blocking query open on its allocation: a capped pool would queue
+    // registers, stops and other placements' polls behind them, so connections are not capped.
+    this.#dispatcher = options.dispatcher ?? new Pool(this.address, { connections: null, headersTimeout: 120_000, bodyTimeout: 120_000 });
   }
 
   // ---- status and nodes ----
