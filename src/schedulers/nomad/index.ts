@@ -15,4 +15,4 @@ export {
   type LocalNomadAgent,
   type NomadTaskDriver,
 } from './agent.js';
-export { nomadDoubleBinDir } from './double.js';
+export { describeNomadVersion, NOMAD_DOUBLE_ENV, nomadDoubleBinDir } from './double.js';
