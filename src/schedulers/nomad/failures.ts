@@ -13,10 +13,10 @@ const FATAL_EVENT_TYPES = new Set([
 /**
  * One sentence an operator can act on, from an evaluation's `FailedTGAllocs.<group>` metric:
  * which port collided, which driver is missing, which resource is exhausted, or that no node is
- * ready in the datacenters asked for.
+ * ready in the datacenters asked for. `taskDriver` (the job's Nomad task driver) names the driver
+ * that Nomad's "missing drivers" leaves unnamed.
  *
  * @example
- * `taskDriver` (the job's Nomad task driver) names the driver Nomad's "missing drivers" leaves unnamed.
  * describePlacementFailure('sandbox', { NodesEvaluated: 1, NodesExhausted: 1,
  *   DimensionExhausted: { 'network: reserved port collision http=8080': 1 } })
  * // 'task group "sandbox" was not placed: static port 8080 (label http) is already reserved ...'
