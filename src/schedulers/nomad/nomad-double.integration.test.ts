@@ -187,7 +187,9 @@ describe('Nomad scheduler through the test double: nomad x process', () => {
         plan: async () => ({ kind: 'exec', driver: 'process', argv: ['/nonexistent/hpc-sandbox-server'], env: {}, processGroup: true }),
       };
       await using placement = await nomad.place({ driver: broken, spec: SPEC, ports: { mode: 'dynamic' }, name: 'broken' });
-      await expect(placement.waitUntilHealthy({ timeoutMs: 30_000 })).rejects.toThrowError(/ended before it became healthy: allocation \w+ failed: /);
+      await expect(placement.waitUntilHealthy({ timeoutMs: 30_000 })).rejects.toThrowError(
+        /ended before it became healthy: allocation \w+ failed: .+\nlast lines of stderr:\n[\s\S]*\/nonexistent\/hpc-sandbox-server/,
+      );
       const { stderr } = await placement.logs();
       expect(stderr).toContain('/nonexistent/hpc-sandbox-server');
     });
