@@ -9,6 +9,7 @@ import { LocalScheduler } from '../schedulers/local/local-scheduler.js';
 import { nomadTaskDriverFor, startLocalAgent, type LocalNomadAgent } from '../schedulers/nomad/agent.js';
 import { nomadDoubleBinDir } from '../schedulers/nomad/double.js';
 import { NOMAD_DOUBLE_VERSION, NomadScheduler } from '../schedulers/nomad/scheduler.js';
+import { SlurmScheduler } from '../schedulers/slurm/slurm-scheduler.js';
 import type { Placement, Scheduler, SchedulerName } from '../schedulers/scheduler.js';
 import { sandboxApiFor } from './client-adapter.js';
 import type { SandboxApi } from './sandbox-api.js';
@@ -109,6 +110,21 @@ async function openScheduler(
     return { available: true, scheduler, version: detection.version, double: false, close: () => scheduler.close() };
   }
   if (name === 'nomad') return openNomad({ signal, env, bootAgent, driver });
+  if (name === 'slurm') {
+    // HPC_SANDBOX_SLURM_PARTITION / _TIME / _BASE_DIR point the harness at a real cluster's
+    // partition, time limit and shared job dir; unset, the default partition and a temp dir.
+    const scheduler = new SlurmScheduler({
+      ...(env.HPC_SANDBOX_SLURM_PARTITION ? { partition: env.HPC_SANDBOX_SLURM_PARTITION } : {}),
+      ...(env.HPC_SANDBOX_SLURM_TIME ? { timeLimit: env.HPC_SANDBOX_SLURM_TIME } : {}),
+      ...(env.HPC_SANDBOX_SLURM_BASE_DIR ? { baseDir: env.HPC_SANDBOX_SLURM_BASE_DIR } : {}),
+    });
+    const detection = await scheduler.detect({ signal });
+    if (!detection.available) {
+      await scheduler.close();
+      return { available: false, reason: detection.reason ?? 'slurm: unavailable' };
+    }
+    return { available: true, scheduler, version: detection.version, double: false, close: () => scheduler.close() };
+  }
   return { available: false, reason: `${name}: this build of hpc-sandbox has no ${name} scheduler` };
 }
 
