@@ -51,7 +51,8 @@ export interface SlurmSchedulerOptions {
 
 /**
  * Places sandbox servers as Slurm batch jobs: one job per placement, the exec plan rendered into
- * a batch script (`{{port}}` 0, read back from the server's ready file), submitted with sbatch and
+ * a batch script (`{{port}}` a free port the script picks on the node, confirmed by the server's
+ * ready file), submitted with sbatch and
  * followed with squeue; stop() is scancel. Exec plans only (process, singularity, charliecloud).
  *
  * @example
@@ -158,8 +159,12 @@ export class SlurmScheduler implements Scheduler {
     dir: SlurmJobDir,
     onWatch: (watch: SlurmJobWatch) => void,
   ): Promise<Placement> {
-    const port = request.ports.mode === 'static' ? String(request.ports.port) : '0';
-    await writeFile(dir.script, renderBatchScript(plan, { id, dataDir: dir.data, startedFile: dir.startedFile, bindHost: this.#options.bindHost ?? '0.0.0.0', port }), { mode: 0o755 });
+    const port = request.ports.mode === 'static' ? request.ports.port : undefined;
+    await writeFile(
+      dir.script,
+      renderBatchScript(plan, { id, dataDir: dir.data, startedFile: dir.startedFile, bindHost: this.#options.bindHost ?? '0.0.0.0', ...(port !== undefined ? { port } : {}) }),
+      { mode: 0o755 },
+    );
     const timestamps: PlacementTimestamps = { submitted: now() };
     const jobId = await this.#cli.sbatch(
       {
