@@ -1,12 +1,13 @@
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../../../test/gate.js';
 import type { CapabilityName } from '../../../test/capabilities.js';
 import { SandboxClient } from '../../client/sandbox-client.js';
 import { exec } from '../../common/exec.js';
 import { getDriver } from '../../drivers/index.js';
-import type { DriverName, SandboxSpec } from '../../drivers/driver.js';
+import type { Driver, DriverName, SandboxSpec } from '../../drivers/driver.js';
 import { isSandboxError } from '../../errors.js';
+import { PlacementExitedError } from '../wait-healthy.js';
 import type { SlurmPlacement } from './slurm-placement.js';
 import { SlurmScheduler } from './slurm-scheduler.js';
 import { SlurmCommandError } from './slurm-errors.js';
@@ -103,6 +104,21 @@ describeWith(['slurm'], 'slurm errors', () => {
     const detection = await scheduler.detect();
     expect(detection).toMatchObject({ available: false });
     expect(detection.reason).toMatch(/no-such-partition/);
+  });
+
+  it('fails place() with the exit and the stderr of a server that dies before its ready file, leaving nothing behind', async () => {
+    await using scheduler = new SlurmScheduler({ bindHost: '127.0.0.1' });
+    const crashing: Driver = {
+      name: 'process',
+      detect: async () => ({ available: true }),
+      plan: async () => ({ kind: 'exec', driver: 'process', argv: ['/bin/sh', '-c', 'echo "cannot listen on {{port}}" >&2; exit 3'], env: {}, processGroup: false }),
+    };
+    const error = await scheduler.place({ driver: crashing, spec: SPEC, ports: { mode: 'dynamic' }, name: 'crash' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PlacementExitedError);
+    expect((error as Error).message).toMatch(/FAILED.*exit code 3/);
+    expect((error as Error).message).toMatch(/cannot listen on \d+/);
+    expect(scheduler.placements).toEqual([]);
+    expect(await readdir(await scheduler.baseDir())).toEqual([]);
   });
 
   it('refuses docker with a clear configuration error', async () => {
