@@ -97,6 +97,11 @@ export class SlurmPlacement implements Placement {
     });
   }
 
+  /** Whether `exited` has settled (the job is over). */
+  get exitedSettled(): boolean {
+    return this.#exit !== undefined;
+  }
+
   async status(): Promise<PlacementStatus> {
     if (this.#exit || this.#init.watch.ended) return 'exited';
     const job = await this.#init.cli.squeue(this.jobId).catch(() => 'unknown' as const);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { logger } from '../../common/logger.js';
 import { which } from '../../common/which.js';
 import type { Detection, ExecLaunchPlan } from '../../drivers/driver.js';
 import { AbortedError, ConfigError, SandboxError } from '../../errors.js';
+import { registerExitHook } from '../local/exit-hook.js';
 import { waitForReadyFile } from '../local/ready-file.js';
 import type { Placement, PlacementEvent, PlacementRequest, PlacementTimestamps, Scheduler } from '../scheduler.js';
 import { PlacementExitedError } from '../wait-healthy.js';
@@ -47,6 +49,8 @@ export interface SlurmSchedulerOptions {
   hostForNode?: (node: string) => string;
   /** Runs sbatch/squeue/scancel/scontrol/sinfo. @default src/common/exec.ts */
   run?: CommandRunner;
+  /** scancel every job this scheduler submitted when this process exits or gets SIGINT/SIGTERM/SIGHUP. @default true */
+  exitHook?: boolean;
 }
 
 /**
@@ -70,6 +74,9 @@ export class SlurmScheduler implements Scheduler {
   #baseDir: Promise<string> | undefined;
   #ownedBaseDir: string | undefined;
   #closed = false;
+  /** Jobs submitted and not yet known stopped: what the exit hook cancels. */
+  readonly #liveJobs = new Set<string>();
+  #unregister: (() => void) | undefined;
 
   constructor(options: SlurmSchedulerOptions = {}) {
     this.#options = options;
@@ -125,6 +132,9 @@ export class SlurmScheduler implements Scheduler {
   }
 
   async #place(request: PlacementRequest & { signal: AbortSignal }): Promise<Placement> {
+    if (this.#options.exitHook !== false) {
+      this.#unregister ??= registerExitHook({ killNow: () => this.#cancelNow(), close: () => this.close() });
+    }
     const driver = request.driver.name;
     if (!(SLURM_DRIVERS as readonly string[]).includes(driver)) {
       throw new ConfigError(`Driver ${driver} is not offered on slurm: Slurm runs exec plans only (${SLURM_DRIVERS.join(', ')}); use the local or nomad scheduler for ${driver}`);
@@ -146,7 +156,12 @@ export class SlurmScheduler implements Scheduler {
     try {
       return await this.#submitAndFollow(request, plan, id, dir, (w) => (watch = w));
     } catch (error) {
-      if (watch) await stopJob(this.#cli, watch, this.#options.stopTimeoutMs ?? 60_000).catch((e: unknown) => log('[%s] cleanup: %s', id, (e as Error).message));
+      if (watch) {
+        await stopJob(this.#cli, watch, this.#options.stopTimeoutMs ?? 60_000).then(
+          () => this.#liveJobs.delete(watch!.jobId),
+          (e: unknown) => log('[%s] cleanup: %s', id, (e as Error).message),
+        );
+      }
       if (!this.#options.keepJobDir) await rm(root, { recursive: true, force: true, maxRetries: 3 });
       throw error;
     }
@@ -179,6 +194,7 @@ export class SlurmScheduler implements Scheduler {
       },
       request.signal,
     );
+    this.#liveJobs.add(jobId);
     const events: PlacementEvent[] = [{ time: timestamps.submitted, type: 'submitted', message: `sbatch: job ${jobId} (driver ${plan.driver})` }];
     log('[%s] submitted job %s', id, jobId);
     const watch = new SlurmJobWatch(this.#cli, jobId);
@@ -226,7 +242,10 @@ export class SlurmScheduler implements Scheduler {
       events,
       keepJobDir: this.#options.keepJobDir ?? false,
       stopTimeoutMs: this.#options.stopTimeoutMs ?? 60_000,
-      onStopped: (p) => this.#placements.delete(p),
+      onStopped: (p) => {
+        this.#placements.delete(p);
+        if (p.exitedSettled) this.#liveJobs.delete(p.jobId);
+      },
     });
     this.#placements.add(placement);
     if (request.signal.aborted) {
@@ -242,8 +261,16 @@ export class SlurmScheduler implements Scheduler {
     await Promise.all([...this.#placing]);
     const failures: string[] = [];
     await Promise.all([...this.#placements].map((p) => p.stop().catch((e: unknown) => failures.push(`${p.id}: ${(e as Error).message}`))));
+    this.#unregister?.();
+    this.#unregister = undefined;
     if (this.#ownedBaseDir) await rm(this.#ownedBaseDir, { recursive: true, force: true, maxRetries: 3 });
     if (failures.length) throw new SandboxError('HPCSB_PLACEMENT_FAILED', `SlurmScheduler.close(): some placements did not stop:\n${tail(failures.join('\n'), 20)}`);
+  }
+
+  /** Synchronous last resort at process exit: scancel what still runs (job dirs stay). */
+  #cancelNow(): void {
+    if (this.#liveJobs.size === 0) return;
+    spawnSync('scancel', [...this.#liveJobs], { stdio: 'ignore', timeout: 5_000 });
   }
 
   [Symbol.asyncDispose](): Promise<void> {
