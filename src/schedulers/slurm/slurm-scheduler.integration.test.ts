@@ -121,6 +121,28 @@ describeWith(['slurm'], 'slurm errors', () => {
     expect(await readdir(await scheduler.baseDir())).toEqual([]);
   });
 
+  it('resubmits when the server loses its picked port (EADDRINUSE), up to three jobs', async () => {
+    const submissions: string[] = [];
+    await using scheduler = new SlurmScheduler({
+      bindHost: '127.0.0.1',
+      run: (file, args, options) => {
+        if (file === 'sbatch') submissions.push(args.at(-1)!);
+        return exec(file, args, options);
+      },
+    });
+    const losing: Driver = {
+      name: 'process',
+      detect: async () => ({ available: true }),
+      plan: async () => ({ kind: 'exec', driver: 'process', argv: ['/bin/sh', '-c', 'echo "Error: listen EADDRINUSE: address already in use 127.0.0.1:{{port}}" >&2; exit 1'], env: {}, processGroup: false }),
+    };
+    const error = await scheduler.place({ driver: losing, spec: SPEC, ports: { mode: 'dynamic' }, name: 'race' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PlacementExitedError);
+    expect((error as Error).message).toMatch(/EADDRINUSE/);
+    expect(submissions).toHaveLength(3);
+    expect(new Set(submissions).size).toBe(3);
+    expect(await readdir(await scheduler.baseDir())).toEqual([]);
+  });
+
   it('refuses docker with a clear configuration error', async () => {
     await using scheduler = new SlurmScheduler();
     const error = await scheduler.place({ driver: getDriver('docker'), spec: SPEC, ports: { mode: 'dynamic' } }).catch((e: unknown) => e);

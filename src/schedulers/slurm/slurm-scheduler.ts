@@ -19,6 +19,9 @@ import { now, readJobLogs, type SlurmJobDir, SlurmPlacement, stopJob } from './s
 
 const log = logger('scheduler:slurm');
 
+/** Submissions tried when the server loses its picked port to another program before binding it. */
+const PORT_RACE_ATTEMPTS = 3;
+
 /** Drivers whose plans Slurm runs (exec plans); docker and podman are not offered. */
 export const SLURM_DRIVERS = ['process', 'singularity', 'charliecloud'] as const;
 
@@ -141,6 +144,19 @@ export class SlurmScheduler implements Scheduler {
     }
     const plan = await request.driver.plan(request.spec);
     if (plan.kind !== 'exec') throw new ConfigError(`Driver ${driver} planned a ${plan.kind} launch, which is not offered on slurm`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#placeOnce(request, plan);
+      } catch (error) {
+        // The port the job picked was free when checked but taken before the server bound it.
+        const portRace = error instanceof PlacementExitedError && /EADDRINUSE|address already in use/i.test(error.stderrTail);
+        if (!portRace || attempt >= PORT_RACE_ATTEMPTS || request.ports.mode === 'static') throw error;
+        log('port race (attempt %d): %s', attempt, error.message);
+      }
+    }
+  }
+
+  async #placeOnce(request: PlacementRequest & { signal: AbortSignal }, plan: ExecLaunchPlan): Promise<Placement> {
     const id = `${request.name ?? 'sandbox'}-${randomUUID().slice(0, 8)}`;
     const root = join(await this.baseDir(), id);
     const dir: SlurmJobDir = {
