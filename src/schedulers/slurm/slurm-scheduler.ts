@@ -112,7 +112,7 @@ export class SlurmScheduler implements Scheduler {
     try {
       states = await this.#cli.sinfo(this.#options.partition, options.signal);
     } catch (error) {
-      return { available: false, reason: `slurm: sinfo failed: ${(error as Error).message.split('\n').slice(1).join(' ').trim()}` };
+      return { available: false, reason: `slurm: sinfo failed: ${(error as Error).message.split('\n').slice(1).map((l) => l.trim()).filter(Boolean).join('; ')}` };
     }
     const lines = states.split('\n').filter(Boolean);
     const usable = lines.filter((line) => /^(idle|mix|mixed|alloc|allocated|completing)\b/.test(line));
