@@ -7,7 +7,7 @@ import { getDriver } from '../drivers/index.js';
 import { ensureImage, imageFormatFor } from '../images/index.js';
 import { LocalScheduler } from '../schedulers/local/local-scheduler.js';
 import { nomadTaskDriverFor, startLocalAgent, type LocalNomadAgent } from '../schedulers/nomad/agent.js';
-import { nomadDoubleBinDir } from '../schedulers/nomad/double.js';
+import { NOMAD_DOUBLE_ENV, nomadDoubleBinDir } from '../schedulers/nomad/double.js';
 import { NOMAD_DOUBLE_VERSION, NomadScheduler } from '../schedulers/nomad/scheduler.js';
 import { SlurmScheduler } from '../schedulers/slurm/slurm-scheduler.js';
 import type { Placement, Scheduler, SchedulerName } from '../schedulers/scheduler.js';
@@ -65,12 +65,6 @@ export interface OpenSchedulerOptions {
 /** Where Nomad's own CLI, and so the harness, looks for an agent when `NOMAD_ADDR` is unset or empty. */
 export const DEFAULT_NOMAD_ADDRESS = 'http://127.0.0.1:4646';
 
-/**
- * `1` lets a run boot the Nomad TEST DOUBLE (fixtures/nomad-double) when no agent is reachable and
- * no real `nomad` is installed; every report then marks those legs `double`. The test setup sets
- * it; outside tests the double is never used and such Nomad legs are skipped with the reason.
- */
-export const NOMAD_DOUBLE_ENV = 'HPC_SANDBOX_NOMAD_DOUBLE';
 
 /** The real components: drivers from src/drivers, local and Nomad schedulers, the wire client. */
 export function defaultComponents(): HarnessComponents {
@@ -145,6 +139,7 @@ async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOption
   if (env.NOMAD_ADDR || !bootAgent) return { available: false, reason: detection.reason ?? 'nomad: no agent reachable' };
 
   const realNomad = await which('nomad', env);
+  // Only the test setup sets NOMAD_DOUBLE_ENV=1: outside tests the double is never booted.
   const useDouble = !realNomad && env[NOMAD_DOUBLE_ENV] === '1';
   // detection.reason already starts with "nomad: <address>"; say the remedy first, then the evidence.
   const unreachable = (detection.reason ?? 'no agent reachable').replace(/^nomad: /, '');

@@ -19,6 +19,9 @@ describe('shipped suites', () => {
       'nomad x charliecloud',
       'nomad x singularity',
       'nomad x podman',
+      'slurm x process',
+      'slurm x charliecloud',
+      'slurm x singularity',
     ]);
   });
 
