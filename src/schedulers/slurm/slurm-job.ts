@@ -109,6 +109,9 @@ export class SlurmJobWatch {
       const check = () => {
         const job = this.#last;
         if (job && (job.state === 'RUNNING' || job.state === 'COMPLETING') && job.nodes) return settle(() => resolve(job));
+        // A job that ended on a node did run, however briefly (a server that crashed at once on a
+        // busy machine ends between two polls): the caller then reports its exit and stderr.
+        if (this.#done && job?.nodes) return settle(() => resolve(job));
         if (this.#done) return settle(() => void this.exited.then((exit) => reject(new Error(`it ended before it ran: ${exit.reason}`))));
         if (job?.state === 'PENDING' && isHopelessPending(job.reason)) {
           return settle(() => reject(new Error(`it can never start: pending with reason ${job.reason}`)));
