@@ -85,3 +85,8 @@ export interface Scheduler extends AsyncDisposable {
 }
 
 export type { Detection, Driver, DriverName, SandboxSpec };
+
+/** `http://host:port` of a placement; an IPv6 host gets its brackets (`http://[::1]:8080`). */
+export function placementUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}

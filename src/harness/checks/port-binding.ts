@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { z } from 'zod';
+import { placementUrl } from '../../schedulers/scheduler.js';
 import { defineCheck, type PlacedSandbox } from './check.js';
 import { ensure, quote } from './check-failure.js';
 
@@ -61,7 +62,7 @@ async function answersAtItsAddress(sandbox: PlacedSandbox & { signal?: AbortSign
     `placement ${placement.id} reports the wildcard address ${quote(placement.host)} instead of one to dial`,
   );
   ensure(
-    placement.url === `http://${placement.host.includes(':') ? `[${placement.host}]` : placement.host}:${placement.port}`,
+    placement.url === placementUrl(placement.host, placement.port),
     NAME,
     `placement ${placement.id} url ${placement.url} does not match host ${placement.host} and port ${placement.port}`,
   );

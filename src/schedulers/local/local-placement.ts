@@ -3,12 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { tail } from '../../common/exec.js';
 import { logger } from '../../common/logger.js';
 import type { DriverName } from '../../drivers/driver.js';
-import type {
-  Placement,
-  PlacementEvent,
-  PlacementExit,
-  PlacementStatus,
-  PlacementTimestamps,
+import {
+  placementUrl,
+  type Placement,
+  type PlacementEvent,
+  type PlacementExit,
+  type PlacementStatus,
+  type PlacementTimestamps,
 } from '../scheduler.js';
 import { type HealthProbe, waitForHealthy } from '../wait-healthy.js';
 import { type AllocDir, removeAllocDir } from './alloc-dir.js';
@@ -84,7 +85,7 @@ export class LocalPlacement implements Placement {
     this.driver = init.driver;
     this.host = init.host;
     this.port = init.port;
-    this.url = `http://${init.host.includes(':') ? `[${init.host}]` : init.host}:${init.port}`;
+    this.url = placementUrl(init.host, init.port);
     if (init.token !== undefined) this.token = init.token;
     this.#alloc = init.alloc;
     this.allocDir = init.alloc.root;

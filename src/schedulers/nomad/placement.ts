@@ -6,7 +6,7 @@ import type { NomadAllocation, NomadAllocStub, NomadTaskState } from './api-type
 import type { NomadClient } from './client.js';
 import { describeTaskEvent, fatalTaskEvent } from './failures.js';
 import { JOB_TASK, PORT_LABEL } from './jobspec.js';
-import type { Placement, PlacementEvent, PlacementExit, PlacementStatus, PlacementTimestamps, SchedulerName } from '../scheduler.js';
+import { placementUrl, type Placement, type PlacementEvent, type PlacementExit, type PlacementStatus, type PlacementTimestamps, type SchedulerName } from '../scheduler.js';
 import { waitForHealthy } from '../wait-healthy.js';
 
 const log = logger('scheduler:nomad');
@@ -39,10 +39,6 @@ function dialable(ip: string | undefined): string {
   if (!ip || ip === '0.0.0.0') return '127.0.0.1';
   if (ip === '::') return '::1';
   return ip;
-}
-
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 export interface NomadPlacementInit {
@@ -90,7 +86,7 @@ export class NomadPlacement implements Placement {
     this.driver = init.driver;
     this.host = init.address.host;
     this.port = init.address.port;
-    this.url = `http://${urlHost(this.host)}:${this.port}`;
+    this.url = placementUrl(this.host, this.port);
     if (init.token !== undefined) this.token = init.token;
     this.timestamps = init.timestamps;
     this.#onStopped = init.onStopped;

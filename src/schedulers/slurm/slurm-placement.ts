@@ -3,7 +3,7 @@ import { tail } from '../../common/exec.js';
 import { logger } from '../../common/logger.js';
 import type { DriverName } from '../../drivers/driver.js';
 import { SandboxError } from '../../errors.js';
-import type { Placement, PlacementEvent, PlacementExit, PlacementStatus, PlacementTimestamps } from '../scheduler.js';
+import { placementUrl, type Placement, type PlacementEvent, type PlacementExit, type PlacementStatus, type PlacementTimestamps } from '../scheduler.js';
 import { waitForHealthy } from '../wait-healthy.js';
 import type { SlurmCli } from './slurm-cli.js';
 import type { SlurmJobWatch } from './slurm-job.js';
@@ -84,7 +84,7 @@ export class SlurmPlacement implements Placement {
     if (init.serverPid !== undefined) this.serverPid = init.serverPid;
     this.host = init.host;
     this.port = init.port;
-    this.url = `http://${init.host.includes(':') ? `[${init.host}]` : init.host}:${init.port}`;
+    this.url = placementUrl(init.host, init.port);
     if (init.token !== undefined) this.token = init.token;
     this.allocDir = init.dir.root;
     this.dataDir = init.dir.data;
