@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
 import { exec } from '../src/common/exec.js';
 import { which } from '../src/common/which.js';
+import type { Detection } from '../src/drivers/driver.js';
+import { getDriver } from '../src/drivers/index.js';
+import { SlurmScheduler } from '../src/schedulers/slurm/index.js';
 
 /** What the machine offers the integration tests; each entry says why when it is missing. */
 export type CapabilityName = 'bwrap' | 'docker' | 'charliecloud' | 'squashfs' | 'apptainer' | 'nomad' | 'slurm' | 'chromium';
@@ -14,37 +16,25 @@ async function probeBwrap(): Promise<Capability> {
   return r.exitCode === 0 ? { available: true } : { available: false, reason: `bwrap cannot create namespaces: ${r.stderr.trim()}` };
 }
 
-async function probeDocker(): Promise<Capability> {
-  const socket = process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock';
-  try {
-    await access(socket, constants.W_OK);
-  } catch {
-    return { available: false, reason: `docker: cannot connect to ${socket} (is dockerd running?)` };
-  }
-  const r = await exec('docker', ['version', '--format', '{{.Server.Version}}'], { timeoutMs: 15_000 });
-  return r.exitCode === 0 ? { available: true, version: r.stdout.trim() } : { available: false, reason: `docker: ${r.stderr.trim()}` };
-}
-
 async function probeOnPath(bin: string, hint: string): Promise<Capability> {
   return (await which(bin)) ? { available: true } : { available: false, reason: `${bin}: not on PATH (${hint})` };
 }
 
-async function probeSlurm(): Promise<Capability> {
-  if (!(await which('sinfo'))) return { available: false, reason: 'sinfo: not on PATH (apt-get install slurm-wlm)' };
-  const r = await exec('sinfo', ['-h', '-o', '%T'], { timeoutMs: 10_000 });
-  return r.exitCode === 0 && /idle|mix|alloc/.test(r.stdout)
-    ? { available: true }
-    : { available: false, reason: `slurm: no usable node (${(r.stderr || r.stdout).trim() || 'sinfo printed nothing'})` };
+/** The product's own detection, so a test runs exactly where `hpc-sandbox check` would. */
+function fromDetection(detection: Detection): Capability {
+  return detection.available
+    ? { available: true, ...(detection.version ? { version: detection.version } : {}) }
+    : { available: false, reason: detection.reason ?? 'unavailable' };
 }
 
 export async function probeCapabilities(): Promise<Capabilities> {
   const [bwrap, docker, charliecloud, squashfs, apptainer, slurm] = await Promise.all([
     probeBwrap(),
-    probeDocker(),
-    probeOnPath('ch-run', 'apt-get install charliecloud-runtime'),
+    getDriver('docker').detect().then(fromDetection),
+    getDriver('charliecloud').detect().then(fromDetection),
     probeOnPath('mksquashfs', 'apt-get install squashfs-tools'),
-    (async () => (await which('apptainer')) || (await which('singularity')) ? ({ available: true } as Capability) : ({ available: false, reason: 'apptainer: not on PATH (nor singularity)' } as Capability))(),
-    probeSlurm(),
+    getDriver('singularity').detect().then(fromDetection),
+    new SlurmScheduler({ exitHook: false }).detect().then(fromDetection),
   ]);
   const nomad: Capability =
     process.env.NOMAD_ADDR || (await which('nomad')) ? { available: true } : { available: false, reason: 'nomad: not on PATH and NOMAD_ADDR not set' };
