@@ -1,6 +1,7 @@
 import type { IsolationMode } from '../protocol/types.js';
-import { bwrapArgv, type IsolationProbe, type SandboxLayout } from './isolation.js';
+import type { IsolationProbe, SandboxLayout } from './isolation.js';
 import { runCommand } from './run-command.js';
+import { spawnInSandbox } from './sandbox-spawn.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
 
 export interface BashContext {
@@ -36,12 +37,7 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
   const requireSandbox = args.require_sandbox === true;
   const { config, report } = context.isolation;
 
-  let argv: string[];
-  let cwd: string;
-  if (config) {
-    argv = bwrapArgv(config, context.layout, context.slotDir, command, allowNetwork);
-    cwd = context.slotDir;
-  } else {
+  if (!config) {
     const why = context.mode === 'require' ? 'the server runs with --isolation require' : requireSandbox ? 'the request sets require_sandbox' : !allowNetwork ? 'allow_network: false needs a network namespace' : undefined;
     if (why) {
       const error = !allowNetwork && context.mode !== 'require' && !requireSandbox
@@ -49,13 +45,11 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
         : 'Sandboxing required but bubblewrap is unavailable in this environment';
       return toolFailure(200, `${error}: ${why}; ${report.reason}`, { sandboxed: false, network_isolated: false, requires_bwrap: true, fallback_reason: report.reason ?? undefined });
     }
-    argv = [context.layout.shell, '-c', command];
-    cwd = context.slotDir;
   }
-
+  const program = [context.layout.shell, '-c', command];
+  const sandboxContext = { isolation: context.isolation, layout: context.layout, slotDir: context.slotDir, env: context.env };
   const sandboxed = config !== undefined;
-  const env = sandboxed ? context.env : { ...context.env, PWD: context.slotDir, HOME: context.slotDir };
-  const outcome = await runCommand({ argv, cwd, env, timeoutMs: timeoutSeconds * 1000, maxOutputChars: context.maxOutputChars, signal: context.signal });
+  const outcome = await runCommand({ start: () => spawnInSandbox(sandboxContext, program, { allowNetwork }), cwd: context.slotDir, timeoutMs: timeoutSeconds * 1000, maxOutputChars: context.maxOutputChars, signal: context.signal });
 
   const stdout = outcome.stdout + (outcome.truncated && outcome.stdout.length >= context.maxOutputChars ? TRUNCATED : '');
   const stderr = outcome.stderr + (outcome.truncated && outcome.stderr.length >= context.maxOutputChars ? TRUNCATED : '');
@@ -71,7 +65,7 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
     ...(sandboxed ? {} : { sandbox_fallback: true, fallback_reason: report.reason ?? 'bubblewrap unusable' }),
   };
   if (outcome.spawnError !== undefined) {
-    return toolFailure(200, `Failed to start ${argv[0]} for slot ${context.slotDir}: ${outcome.spawnError} (POST /reset recreates a removed slot)`, metadata);
+    return toolFailure(200, `Failed to start ${sandboxed ? context.isolation.report.bwrap_path : program[0]} for slot ${context.slotDir}: ${outcome.spawnError} (POST /reset recreates a removed slot)`, metadata);
   }
   if (outcome.timedOut) return toolFailure(200, `Command timed out after ${timeoutSeconds}s`, metadata, output);
   if (outcome.aborted) {

@@ -1,12 +1,13 @@
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { killProcessGroup, killProcessTree } from './process-tree.js';
 
 export interface RunCommandOptions {
-  argv: string[];
+  /** Starts the command in its own process group with stdout and stderr piped (see spawnInSandbox). */
+  start: () => ChildProcess;
+  /** For error messages: the working directory the command was given. */
   cwd: string;
-  env: NodeJS.ProcessEnv;
   timeoutMs: number;
   /** Characters kept of stdout and, separately, of stderr. */
   maxOutputChars: number;
@@ -70,12 +71,7 @@ export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> 
     let timedOut = false;
     let aborted = false;
     let settled = false;
-    const child = spawn(options.argv[0]!, options.argv.slice(1), {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = options.start();
     const kill = (): void => {
       if (child.pid !== undefined) killProcessTree(child.pid);
     };
@@ -88,8 +84,8 @@ export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> 
       kill();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
 
     const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void => {
       if (settled) return;
@@ -125,8 +121,8 @@ export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> 
       if (child.pid !== undefined) killProcessGroup(child.pid);
       // A descendant that escaped the tree may still hold a pipe: do not wait for it forever.
       closeGuard = setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
+        child.stdout!.destroy();
+        child.stderr!.destroy();
         finish(exitCode, exitSignal);
       }, 500);
     });
