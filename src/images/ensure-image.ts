@@ -14,6 +14,9 @@ import { withLock } from './cache-lock.js';
 import { collectImageInputs, type ImageInputs } from './image-inputs.js';
 import { DEFAULT_DOCKER_TAG, DOCKER_IMAGE_REPOSITORY, defaultImageRef, imagesDir, type ImageFormat } from './image-format.js';
 import { assembleRootfs } from './rootfs.js';
+import { findSifBuilder, type SifBuilder } from './sif/find-sif-builder.js';
+import { buildSifWithSiftool } from './sif/sif-builder.js';
+import { sifDefinition } from './singularity-layout.js';
 
 const log = logger('images');
 
@@ -55,7 +58,7 @@ export interface EnsuredImage {
  * matches, otherwise builds it. Concurrent calls (several processes too) build once: a lock file
  * per hash serialises them, and every artefact is written under a temporary name then renamed.
  *
- * @throws UnavailableError when the format's tool is missing (Docker Engine, mksquashfs, apptainer).
+ * @throws UnavailableError when the format's tool is missing (Docker Engine, mksquashfs, apptainer and siftool).
  * @throws SandboxError `HPCSB_IMAGE_BUILD` when a build step fails.
  * @example
  * const { ref } = await ensureImage('squashfs', { onProgress: (p) => log(p.message) });
@@ -130,8 +133,14 @@ async function pruneCache(root: string, current: string, engine: DockerEngine | 
   }
 }
 
-/** The tool a format needs: the Docker Engine, mksquashfs, apptainer/singularity; none for dir. */
-async function requireTool(format: ImageFormat, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string> {
+/** What builds a format: the Docker Engine endpoint or a program's path, plus the SIF builder for sif. */
+interface BuildTool {
+  path: string;
+  sif?: SifBuilder;
+}
+
+/** The tool a format needs: the Docker Engine, mksquashfs, apptainer/singularity else siftool; none for dir. */
+async function requireTool(format: ImageFormat, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<BuildTool> {
   const component = `${format} image`;
   switch (format) {
     case 'docker': {
@@ -141,20 +150,20 @@ async function requireTool(format: ImageFormat, env: NodeJS.ProcessEnv, signal?:
       } catch (error) {
         throw new UnavailableError(component, `docker: cannot connect to ${endpoint.display} (${error instanceof SandboxError && 'body' in error ? String(error.body) : String(error)})`);
       }
-      return endpoint.display;
+      return { path: endpoint.display };
     }
     case 'squashfs': {
       const mksquashfs = await which('mksquashfs', { PATH: [env.PATH, DEFAULT_PATH].filter(Boolean).join(':') });
       if (!mksquashfs) throw new UnavailableError(component, 'mksquashfs: not on PATH (apt-get install squashfs-tools)');
-      return mksquashfs;
+      return { path: mksquashfs };
     }
     case 'sif': {
-      const binary = (await which('apptainer', env)) ?? (await which('singularity', env));
-      if (!binary) throw new UnavailableError(component, 'apptainer: not on PATH (nor singularity)');
-      return binary;
+      const found = await findSifBuilder(env);
+      if (!found.available) throw new UnavailableError(component, found.reason);
+      return { path: found.builder.path, sif: found.builder };
     }
     case 'dir':
-      return '';
+      return { path: '' };
   }
 }
 
@@ -181,23 +190,20 @@ class ImageBuilder {
     return join(this.entry, 'rootfs');
   }
 
-  async build(format: ImageFormat, tool: string): Promise<{ ref: string; cached: boolean }> {
+  async build(format: ImageFormat, tool: BuildTool): Promise<{ ref: string; cached: boolean }> {
     switch (format) {
       case 'dir':
         return { ref: this.rootfs, cached: !(await this.#ensureRootfs()) };
       case 'squashfs':
         return this.#ensureFile('sandbox.sqfs', async (out) => {
           this.progress('squashfs', `mksquashfs ${this.rootfs} -> ${out}`);
-          await execOrThrow(tool, [this.rootfs, out, '-noappend', '-all-root', '-comp', 'zstd', '-Xcompression-level', '3', '-quiet', '-no-progress'], {
+          await execOrThrow(tool.path, [this.rootfs, out, '-noappend', '-all-root', '-comp', 'zstd', '-Xcompression-level', '3', '-quiet', '-no-progress'], {
             signal: this.signal,
             timeoutMs: 600_000,
           });
         });
       case 'sif':
-        return this.#ensureFile('sandbox.sif', async (out) => {
-          this.progress('sif', `${tool} build ${out} ${this.rootfs}`);
-          await execOrThrow(tool, ['build', '--force', out, this.rootfs], { signal: this.signal, timeoutMs: 600_000 });
-        });
+        return this.#ensureFile('sandbox.sif', (out) => this.#buildSif(out, tool.sif!));
       case 'docker':
         return this.#ensureDockerImage();
     }
@@ -233,6 +239,24 @@ class ImageBuilder {
       throw asBuildError(name, ref, error);
     }
     return { ref, cached: false };
+  }
+
+  /** Apptainer's own build where it exists (it reads the rootfs's /.singularity.d), else siftool. */
+  async #buildSif(out: string, builder: SifBuilder): Promise<void> {
+    if (builder.kind !== 'siftool') {
+      this.progress('sif', `${builder.path} build ${out} ${this.rootfs}`);
+      await execOrThrow(builder.path, ['build', '--force', out, this.rootfs], { signal: this.signal, timeoutMs: 600_000 });
+      return;
+    }
+    await buildSifWithSiftool({
+      siftool: builder.path,
+      mksquashfs: builder.mksquashfs,
+      rootfs: this.rootfs,
+      out,
+      definition: sifDefinition(this.inputs.hash),
+      signal: this.signal,
+      onStep: (message) => this.progress('sif', message),
+    });
   }
 
   async #ensureDockerImage(): Promise<{ ref: string; cached: boolean }> {

@@ -1,22 +1,25 @@
 import { createHash } from 'node:crypto';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { which } from '../common/which.js';
 import { SandboxError } from '../errors.js';
 import { DEFAULT_PATH } from '../drivers/sandbox-env.js';
 import { sharedLibraries } from './host-files.js';
+import { sifDefinition, SINGULARITY_LINKS, singularityFiles } from './singularity-layout.js';
 
 /** Bump when the layout of the built images changes, so every cache entry is rebuilt. */
-export const IMAGE_LAYOUT_VERSION = 1;
+export const IMAGE_LAYOUT_VERSION = 2;
 
 /** Programs without which the image is useless: the server runs on node and spawns sh. */
 export const REQUIRED_PROGRAMS = ['sh'] as const;
 
 /**
- * Programs copied when the host has them: bash (the server prefers it), bwrap (slot isolation) and
- * a few basic tools that bash checks and agents reach for.
+ * Programs copied when the host has them: bash (the server prefers it), bwrap (slot isolation),
+ * tmux (the server's stateful terminal sessions) and a few basic tools that bash checks and agents
+ * reach for.
  */
 export const OPTIONAL_PROGRAMS = [
-  'bash', 'bwrap',
+  'bash', 'bwrap', 'tmux',
   'ls', 'cat', 'mkdir', 'rm', 'env', 'cp', 'mv', 'touch', 'ln', 'chmod', 'readlink', 'pwd', 'echo', 'printf',
   'true', 'false', 'sleep', 'id', 'uname', 'basename', 'dirname', 'head', 'tail', 'wc', 'sort', 'tr', 'cut',
   'tee', 'grep', 'sed', 'find', 'xargs', 'timeout', 'kill',
@@ -24,6 +27,24 @@ export const OPTIONAL_PROGRAMS = [
 
 /** Paths scripts name literally (`#!/bin/sh`, `#!/usr/bin/env bash`): copied at that very path when the host has them. */
 export const WELL_KNOWN_PATHS = ['/bin/sh', '/bin/bash', '/usr/bin/env'] as const;
+
+/**
+ * Terminal descriptions copied when the host has them (first hit in `TERMINFO_DIRS`): tmux refuses
+ * to start without an entry for its client's TERM, and programs in its panes look up `screen` or
+ * `tmux-256color`, tmux's `default-terminal`.
+ */
+export const TERMINFO_ENTRIES = [
+  'd/dumb', 'l/linux', 's/screen', 's/screen-256color', 't/tmux', 't/tmux-256color', 'v/vt100', 'x/xterm', 'x/xterm-256color',
+] as const;
+
+/** Where ncurses looks for terminal descriptions, in its order (Debian: /etc, /lib, /usr/share). */
+export const TERMINFO_DIRS = ['/etc/terminfo', '/lib/terminfo', '/usr/share/terminfo'] as const;
+
+/**
+ * The compiled C.UTF-8 locale (`LANG=C.UTF-8` is what every driver sets): tmux refuses to start
+ * without a UTF-8 LC_CTYPE ("invalid LC_ALL, LC_CTYPE or LANG"), and bash and node read it too.
+ */
+export const LOCALE_DIRS = ['/usr/lib/locale/C.utf8'] as const;
 
 /** Where the node binary goes in the image, wherever it lives on the host. */
 export const IMAGE_NODE_PATH = '/usr/bin/node';
@@ -82,6 +103,8 @@ export interface ImageInputs {
   wellKnownPaths: string[];
   /** Every host library the programs need (and the dynamic loader). */
   libraries: string[];
+  /** Host data files copied at their host path (the `TERMINFO_ENTRIES` and `LOCALE_DIRS` files found). */
+  dataFiles: string[];
 }
 
 export interface CollectOptions {
@@ -118,6 +141,7 @@ export async function collectImageInputs(options: CollectOptions): Promise<Image
   }
   const wellKnownPaths: string[] = [];
   for (const path of WELL_KNOWN_PATHS) if (await which(path)) wellKnownPaths.push(path);
+  const dataFiles = [...(await findTerminfoEntries()), ...(await filesUnder(LOCALE_DIRS))];
   const binaries = [nodePath, ...Object.values(programs)];
   const libraryLists: string[][] = [];
   // A few ldd at a time: dozens at once only compete for the same two cores.
@@ -127,11 +151,38 @@ export async function collectImageInputs(options: CollectOptions): Promise<Image
   const libraries = [...new Set(libraryLists.flat())].sort();
 
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ layout: IMAGE_LAYOUT_VERSION, GENERATED_FILES, IMAGE_DIRECTORIES, programs, missing, wellKnownPaths }));
+  // The Apptainer layout's static part (its hash-dependent labels and definition follow from the hash).
+  const singularity = { files: singularityFiles('', sifDefinition('')), links: SINGULARITY_LINKS };
+  hash.update(JSON.stringify({ layout: IMAGE_LAYOUT_VERSION, GENERATED_FILES, IMAGE_DIRECTORIES, programs, missing, wellKnownPaths, singularity }));
   hash.update(bundle);
-  for (const file of [...binaries, ...libraries]) {
+  for (const file of [...binaries, ...libraries, ...dataFiles]) {
     const info = await stat(file);
     hash.update(`${file}\0${await realpath(file)}\0${info.size}\0${info.mtimeMs}\n`);
   }
-  return { hash: hash.digest('hex').slice(0, 16), bundlePath: options.bundlePath, nodePath, programs, missing, wellKnownPaths, libraries };
+  return { hash: hash.digest('hex').slice(0, 16), bundlePath: options.bundlePath, nodePath, programs, missing, wellKnownPaths, libraries, dataFiles };
+}
+
+/** Every regular file below `dirs` (those that exist), sorted. */
+async function filesUnder(dirs: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const dir of dirs) {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    for (const entry of entries) if (entry.isFile()) files.push(join(entry.parentPath ?? entry.path, entry.name));
+  }
+  return files.sort();
+}
+
+/** The host path of each `TERMINFO_ENTRIES` entry, from the first of `TERMINFO_DIRS` that has it. */
+async function findTerminfoEntries(): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of TERMINFO_ENTRIES) {
+    for (const dir of TERMINFO_DIRS) {
+      const path = `${dir}/${entry}`;
+      if (await stat(path).then((s) => s.isFile(), () => false)) {
+        found.push(path);
+        break;
+      }
+    }
+  }
+  return found;
 }

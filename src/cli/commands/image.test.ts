@@ -22,7 +22,7 @@ describe('hpc-sandbox image build', () => {
     try {
       const io = memoryIo({ PATH: empty, HPC_SANDBOX_CACHE_DIR: empty });
       await imageCommand(io).parseAsync(['build', '--format', 'sif', '--json'], { from: 'user' });
-      expect(JSON.parse(io.out())).toEqual({ images: [{ state: 'skipped', format: 'sif', reason: 'apptainer: not on PATH (nor singularity)' }] });
+      expect(JSON.parse(io.out())).toEqual({ images: [{ state: 'skipped', format: 'sif', reason: 'apptainer: not on PATH (nor singularity); siftool: not on PATH (apt-get install siftool)' }] });
       expect(io.exitCode).toBe(3);
     } finally {
       await rm(empty, { recursive: true, force: true });

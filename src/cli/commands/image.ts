@@ -14,7 +14,7 @@ export type ImageBuildOutcome =
 /**
  * `hpc-sandbox image build [--format docker|squashfs|dir|sif|all]`: builds the sandbox images
  * offline from this host (no registry), cached by content under the cache dir. With `all`, a
- * format whose tool is missing (apptainer...) is skipped with its reason; a format asked for by
+ * format whose tool is missing (no Docker Engine, neither apptainer nor siftool...) is skipped with its reason; a format asked for by
  * name that cannot be built here exits 3.
  */
 export function imageCommand(io?: CliIo): Command {
@@ -34,7 +34,9 @@ Formats:
   docker    docker import of the root filesystem: hpc-sandbox/sandbox:<hash> and :local
   squashfs  <cache>/images/<hash>/sandbox.sqfs for ch-run (link: <cache>/images/hpc-sandbox.sqfs)
   dir       <cache>/images/<hash>/rootfs, a directory image (link: <cache>/images/hpc-sandbox.dir)
-  sif       apptainer build of the root filesystem (only where apptainer or singularity exists)
+  sif       <cache>/images/<hash>/sandbox.sif for apptainer (link: <cache>/images/hpc-sandbox.sif):
+            apptainer build where apptainer or singularity exists, else siftool (Debian siftool +
+            mksquashfs, no Apptainer needed); \`hpc-sandbox doctor\` says which
 
 The cache is HPC_SANDBOX_CACHE_DIR, else <package>/.cache. A build runs only when its inputs changed.
 With a registry, the online recipes build the same layout: fixtures/images/Dockerfile (docker build)
