@@ -3,10 +3,11 @@ import { exec } from '../src/common/exec.js';
 import { which } from '../src/common/which.js';
 import type { Detection } from '../src/drivers/driver.js';
 import { getDriver } from '../src/drivers/index.js';
+import { findSifBuilder } from '../src/images/sif/find-sif-builder.js';
 import { SlurmScheduler } from '../src/schedulers/slurm/index.js';
 
 /** What the machine offers the integration tests; each entry says why when it is missing. */
-export type CapabilityName = 'bwrap' | 'docker' | 'charliecloud' | 'squashfs' | 'apptainer' | 'nomad' | 'slurm' | 'chromium';
+export type CapabilityName = 'bwrap' | 'docker' | 'charliecloud' | 'squashfs' | 'apptainer' | 'nomad' | 'slurm' | 'chromium' | 'siftool' | 'squashfuse';
 export type Capability = { available: true; version?: string } | { available: false; reason: string };
 export type Capabilities = Record<CapabilityName, Capability>;
 
@@ -42,5 +43,11 @@ export async function probeCapabilities(): Promise<Capabilities> {
   const chromium: Capability = existsSync('/usr/bin/chromium')
     ? { available: true }
     : { available: false, reason: '/usr/bin/chromium is absent (apt-get install -y chromium)' };
-  return { bwrap, docker, charliecloud, squashfs, apptainer, nomad, slurm, chromium };
+  // A SIF builder (apptainer, else siftool + mksquashfs), and squashfuse to look into a SIF without Apptainer.
+  const sif = await findSifBuilder();
+  const siftool: Capability = sif.available ? { available: true, version: sif.builder.kind } : { available: false, reason: sif.reason };
+  const squashfuse: Capability = !existsSync('/dev/fuse')
+    ? { available: false, reason: '/dev/fuse: absent (modprobe fuse)' }
+    : await probeOnPath('squashfuse', 'apt-get install squashfuse');
+  return { bwrap, docker, charliecloud, squashfs, apptainer, nomad, slurm, chromium, siftool, squashfuse };
 }

@@ -96,6 +96,17 @@ describeWith(['charliecloud', 'squashfs'], 'SquashFS image for Charliecloud', ()
     });
     expect(r.stdout).toBe(`${process.version}\nbash-ok\n`);
   });
+  it('ch-run starts tmux from it: the image has tmux, its terminal descriptions and the C.UTF-8 locale', async ({ signal }) => {
+    const { ref } = await ensureImage('squashfs', { signal });
+    const script = 'tmux -S /tmp/t new-session -d -x 80 -y 24 "echo tmux-ok; sleep 5" && sleep 0.5 && tmux -S /tmp/t capture-pane -p | head -1; tmux -S /tmp/t kill-server';
+    const r = await execOrThrow('ch-run', ['--unset-env=*', '--set-env=PATH=/usr/bin:/bin', '--set-env=TERM=xterm-256color', '--set-env=LANG=C.UTF-8', '-t', ref, '--', 'sh', '-c', script], {
+      env: chRunEnv,
+      cleanEnv: true,
+      signal,
+      timeoutMs: 30_000,
+    });
+    expect(r.stdout).toBe('tmux-ok\n');
+  });
 });
 
 describeWith(['charliecloud'], 'directory image for Charliecloud', () => {
