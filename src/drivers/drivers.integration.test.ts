@@ -26,10 +26,12 @@ describe('detect() on this machine', () => {
     expect(await new ProcessDriver().detect()).toMatchObject({ available: true, version: `node ${process.version}` });
   });
 
-  it('singularity: Apptainer is not installable here, and detect says so (or finds it)', async () => {
-    const detection = await new SingularityDriver().detect();
+  it('singularity: Apptainer is not installable here, and detect says so (or finds it), naming the SIF it would run', async () => {
+    const driver = new SingularityDriver();
+    const detection = await driver.detect();
     if (detection.available) expect(detection.version).toMatch(/version/);
-    else expect(detection.reason).toBe('apptainer: not on PATH (nor singularity)');
+    else expect(detection.reason).toMatch(new RegExp(`^apptainer: not on PATH \\(nor singularity\\); it would run the SIF ${driver.defaultImage.replaceAll('.', '\\.')} \\((built: [0-9a-f]{16}/sandbox\\.sif, \\d+ MB|not built here: hpc-sandbox image build --format sif)\\)$`));
+    expect(detection.details).toMatchObject({ image: driver.defaultImage });
   });
 });
 

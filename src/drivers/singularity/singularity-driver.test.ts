@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -76,19 +76,37 @@ describe('SingularityDriver', () => {
     );
   });
 
-  it('detects a runtime on PATH by its version, and says why when there is none', async () => {
+  it('detects a runtime on PATH by its version, and says why when there is none, naming the SIF it would run', async () => {
     const bin = await fakeBin('apptainer', 'echo "apptainer version 1.3.4"');
-    expect(await new SingularityDriver({ env: { PATH: bin } }).detect()).toEqual({
+    const cache = await mkdtemp(join(tmpdir(), 'hpcsb-cache-'));
+    dirs.push(cache);
+    const sif = join(cache, 'images/hpc-sandbox.sif');
+    expect(await new SingularityDriver({ env: { PATH: bin, HPC_SANDBOX_CACHE_DIR: cache } }).detect()).toEqual({
       available: true,
       version: 'apptainer version 1.3.4',
-      details: { binary: join(bin, 'apptainer') },
+      details: { binary: join(bin, 'apptainer'), image: sif, imageState: 'not built here: hpc-sandbox image build --format sif' },
     });
     const empty = await mkdtemp(join(tmpdir(), 'hpcsb-empty-'));
     dirs.push(empty);
-    expect(await new SingularityDriver({ env: { PATH: empty } }).detect()).toEqual({
+    expect(await new SingularityDriver({ env: { PATH: empty, HPC_SANDBOX_CACHE_DIR: cache } }).detect()).toEqual({
       available: false,
-      reason: 'apptainer: not on PATH (nor singularity)',
+      reason: `apptainer: not on PATH (nor singularity); it would run the SIF ${sif} (not built here: hpc-sandbox image build --format sif)`,
+      details: { image: sif, imageState: 'not built here: hpc-sandbox image build --format sif' },
     });
+  });
+
+  it('names the built SIF the cache link points at, or the site image it was given, in the skip reason and the plan', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'hpcsb-cache-'));
+    dirs.push(cache);
+    await mkdir(join(cache, 'images/0123456789abcdef'), { recursive: true });
+    await writeFile(join(cache, 'images/0123456789abcdef/sandbox.sif'), Buffer.alloc(3 * 1_048_576));
+    await symlink('0123456789abcdef/sandbox.sif', join(cache, 'images/hpc-sandbox.sif'));
+    const cached = await new SingularityDriver({ env: { PATH: cache, HPC_SANDBOX_CACHE_DIR: cache } }).detect();
+    expect(cached.reason).toBe(`apptainer: not on PATH (nor singularity); it would run the SIF ${join(cache, 'images/hpc-sandbox.sif')} (built: 0123456789abcdef/sandbox.sif, 3 MB)`);
+
+    const site = new SingularityDriver({ env: { PATH: cache, HPC_SANDBOX_CACHE_DIR: cache }, image: join(cache, 'images/0123456789abcdef/sandbox.sif') });
+    expect((await site.detect()).details).toEqual({ image: join(cache, 'images/0123456789abcdef/sandbox.sif'), imageState: 'present, 3 MB' });
+    expect((await site.plan({ ...GOLDEN_SPEC, image: undefined }, { hostEnv: {} })).argv[8]).toBe(join(cache, 'images/0123456789abcdef/sandbox.sif'));
   });
 
   it('reports a runtime that fails its version check', async () => {

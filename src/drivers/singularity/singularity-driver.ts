@@ -1,4 +1,6 @@
+import { readlink, stat } from 'node:fs/promises';
 import { exec } from '../../common/exec.js';
+import { cacheDir } from '../../common/paths.js';
 import { which } from '../../common/which.js';
 import { ConfigError } from '../../errors.js';
 import { defaultImageRef } from '../../images/image-format.js';
@@ -10,8 +12,13 @@ import { HOST_NETWORK_IN_IMAGE, IMAGE_DATA_DIR, IMAGE_SERVER_PATH, serverArgs } 
 export type SingularityBinary = 'apptainer' | 'singularity';
 
 export interface SingularityDriverOptions {
-  /** Where `apptainer`/`singularity` are looked up (its PATH). @default process.env */
+  /** Where `apptainer`/`singularity` are looked up (its PATH) and the cache dir is read. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The SIF run when the spec names none: on a cluster, the copy on the shared file system a site
+   * profile points at. @default `<cache>/images/hpc-sandbox.sif` (what `image build --format sif` links)
+   */
+  image?: string;
 }
 
 /**
@@ -26,9 +33,16 @@ export interface SingularityDriverOptions {
 export class SingularityDriver implements Driver {
   readonly name = 'singularity' as const;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #image: string | undefined;
 
   constructor(options: SingularityDriverOptions = {}) {
     this.#env = options.env ?? process.env;
+    this.#image = options.image;
+  }
+
+  /** The SIF a leg runs when its spec names none. */
+  get defaultImage(): string {
+    return this.#image ?? defaultImageRef('sif', cacheDir(this.#env));
   }
 
   /** `apptainer` if on PATH, else `singularity`, else undefined. */
@@ -40,10 +54,15 @@ export class SingularityDriver implements Driver {
     return undefined;
   }
 
+  /**
+   * Names the SIF this driver would run, also when it cannot run here, so a skipped singularity
+   * leg says which file an operator should copy to the cluster (`details.image`, `details.imageState`).
+   */
   async detect(options: { signal?: AbortSignal } = {}): Promise<Detection> {
+    const image = { image: this.defaultImage, imageState: await describeSif(this.defaultImage) };
     const binary = await this.findBinary();
-    if (!binary) return { available: false, reason: 'apptainer: not on PATH (nor singularity)' };
-    const details = { binary: binary.path };
+    if (!binary) return { available: false, reason: `apptainer: not on PATH (nor singularity); it would run the SIF ${image.image} (${image.imageState})`, details: image };
+    const details = { binary: binary.path, ...image };
     const r = await exec(binary.path, ['--version'], { signal: options.signal, timeoutMs: 10_000 });
     if (r.exitCode !== 0) {
       return { available: false, reason: `${binary.name}: ${binary.path} --version failed: ${(r.stderr || r.stdout).trim()}`, details };
@@ -80,7 +99,7 @@ export class SingularityDriver implements Driver {
         `${PLACEHOLDERS.dataDir}:${IMAGE_DATA_DIR}`,
         '--pwd',
         IMAGE_DATA_DIR,
-        spec.image ?? defaultImageRef('sif'),
+        spec.image ?? this.#image ?? defaultImageRef('sif'),
         'node',
         IMAGE_SERVER_PATH,
         ...serverArgs(spec, HOST_NETWORK_IN_IMAGE),
@@ -90,4 +109,13 @@ export class SingularityDriver implements Driver {
       processGroup: true,
     };
   }
+}
+
+/** `built: <target>` (a link is followed one step, as the cache's stable link is), or how to build it. */
+async function describeSif(path: string): Promise<string> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) return 'not built here: hpc-sandbox image build --format sif';
+  const target = await readlink(path).catch(() => undefined);
+  const size = `${Math.round(info.size / 1_048_576)} MB`;
+  return target ? `built: ${target}, ${size}` : `present, ${size}`;
 }
