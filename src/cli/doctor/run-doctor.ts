@@ -5,6 +5,7 @@ import { allDrivers } from '../../drivers/index.js';
 import { NomadScheduler } from '../../schedulers/nomad/scheduler.js';
 import type { DoctorRow } from './doctor-row.js';
 import { probeBwrap, probeDevFuse, probeDockerSocket, probeKernel, probeSlurm, probeUserNamespaces } from './machine-probes.js';
+import { probeSifBuilder } from './sif-builder-row.js';
 
 const DETECT_TIMEOUT_MS = 15_000;
 
@@ -33,6 +34,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRow[
     probeDockerSocket(env),
     probeNomad(env, signal),
     probeSlurm(),
+    probeSifBuilder(env, signal),
   ]);
   return rows;
 }
