@@ -24,7 +24,7 @@ export function imageCommand(io?: CliIo): Command {
     if (!io) process.exitCode = code;
   };
   const build = new Command('build')
-    .description('Build the sandbox images offline from this host (node, sh, bash, bwrap, the server bundle); cached by content')
+    .description('Build the sandbox images offline from this host (node, sh, bash, bwrap, tmux, the server bundle); cached by content')
     .addOption(new Option('--format <format>', 'which image to build').choices([...IMAGE_FORMATS, 'all']).default('all'))
     .option('--json', 'print the outcome as JSON on stdout')
     .addHelpText(
