@@ -230,6 +230,8 @@ class ImageBuilder {
     const ref = join(this.entry, name);
     if (await exists(ref)) return { ref, cached: true };
     await this.#ensureRootfs();
+    // Under the lock, a partial file of this name is what a killed build left: drop it (a SIF's is ~40 MB).
+    for (const left of await readdir(this.entry).catch(() => [])) if (left.startsWith(`.${name}-`)) await rm(join(this.entry, left), { force: true });
     const partial = join(this.entry, `.${name}-${randomBytes(4).toString('hex')}`);
     try {
       await make(partial);
