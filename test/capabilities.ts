@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
 import { exec } from '../src/common/exec.js';
 import { which } from '../src/common/which.js';
 import type { Detection } from '../src/drivers/driver.js';
@@ -46,8 +47,12 @@ export async function probeCapabilities(): Promise<Capabilities> {
   // A SIF builder (apptainer, else siftool + mksquashfs), and squashfuse to look into a SIF without Apptainer.
   const sif = await findSifBuilder();
   const siftool: Capability = sif.available ? { available: true, version: sif.builder.kind } : { available: false, reason: sif.reason };
-  const squashfuse: Capability = !existsSync('/dev/fuse')
-    ? { available: false, reason: '/dev/fuse: absent (modprobe fuse)' }
-    : await probeOnPath('squashfuse', 'apt-get install squashfuse');
+  const fuse = await access('/dev/fuse', constants.R_OK | constants.W_OK).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+  const squashfuse: Capability =
+    fuse === 'ENOENT'
+      ? { available: false, reason: '/dev/fuse: absent (modprobe fuse)' }
+      : fuse
+        ? { available: false, reason: `/dev/fuse: not readable and writable by this user (${fuse})` }
+        : await probeOnPath('squashfuse', 'apt-get install squashfuse');
   return { bwrap, docker, charliecloud, squashfs, apptainer, nomad, slurm, chromium, siftool, squashfuse };
 }

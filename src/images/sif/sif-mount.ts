@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, rmdir } from 'node:fs/promises';
+import { access, constants, mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,7 +46,9 @@ export interface MountSifOptions {
  */
 export async function mountSifPartition(sif: string, options: MountSifOptions = {}): Promise<MountedSif> {
   const component = `mounting ${sif}`;
-  if (!(await access('/dev/fuse').then(() => true, () => false))) throw new UnavailableError(component, '/dev/fuse: absent (modprobe fuse, or run the container with --device /dev/fuse)');
+  const fuse = await access('/dev/fuse', constants.R_OK | constants.W_OK).then(() => 'ok', (error: NodeJS.ErrnoException) => error.code ?? 'error');
+  if (fuse === 'ENOENT') throw new UnavailableError(component, '/dev/fuse: absent (modprobe fuse, or run the container with --device /dev/fuse)');
+  if (fuse !== 'ok') throw new UnavailableError(component, `/dev/fuse: not readable and writable by this user (${fuse}; it needs mode 0666)`);
   const env = options.env ?? process.env;
   const squashfuse = await which('squashfuse', { PATH: [env.PATH, DEFAULT_PATH].filter(Boolean).join(':') });
   if (!squashfuse) throw new UnavailableError(component, 'squashfuse: not on PATH (apt-get install squashfuse)');
