@@ -36,6 +36,21 @@ export interface SandboxSpec {
   token?: string;
   /** Docker/Podman: run with `seccomp=unconfined` and `systempaths=unconfined` so bwrap works inside. */
   unconfined?: boolean;
+  /**
+   * Grants: host paths every slot sees (a dataset read-only, a shared scratch read-write). The
+   * driver binds each into the container at `dest` and the server exposes it to the slots there.
+   */
+  expose?: ExposedPath[];
+}
+
+/** One grant of `SandboxSpec.expose`. */
+export interface ExposedPath {
+  /** Absolute host path; it must exist when the server starts. */
+  source: string;
+  /** Where slots see it. @default source */
+  dest?: string;
+  /** @default 'ro' */
+  mode?: 'ro' | 'rw';
 }
 
 /**

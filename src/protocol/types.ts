@@ -93,6 +93,27 @@ export interface IsolationReport {
   probe_ms: number | null;
   /** Shell running commands (`bash`, else `sh`). */
   shell: string;
+  /** Host uid commands run as (slot_0's when the server runs as root: one uid per slot from `--uid-base`). */
+  uid: number | null;
+  /** A seccomp filter denies mount, namespaces, modules, kexec, bpf, keyrings, clocks and the like. */
+  seccomp: boolean;
+  /** What `allow_network` gives: `open` is `stack` (own namespace behind pasta) or `host` (shared, degraded, with `reason`). */
+  network: { open: NetworkMode; stack: string | null; reason: string | null };
+  /** Every mount a command sees. */
+  view: ViewEntry[];
+}
+
+/** How a command reaches the network: `none` (loopback only), `stack` (user-mode stack, no way back to the host), `host` (shared host network). */
+export type NetworkMode = 'none' | 'stack' | 'host';
+
+/** One path of a command's view, as `/health` lists it. */
+export interface ViewEntry {
+  path: string;
+  /** `ro`/`rw` binds, a `symlink`, or a `fresh` file system made for the sandbox. */
+  mode: 'ro' | 'rw' | 'symlink' | 'fresh';
+  source: string | null;
+  /** Paths covered because an unprivileged user could not read them (under /etc). */
+  masked?: string[];
 }
 
 export type IsolationMode = 'auto' | 'require' | 'off';

@@ -1,15 +1,11 @@
 import type { IsolationMode } from '../protocol/types.js';
-import type { IsolationProbe, SandboxLayout } from './isolation.js';
 import { runCommand } from './run-command.js';
-import { spawnInSandbox } from './sandbox-spawn.js';
+import { networkFor, spawnInSandbox, type SlotSandboxContext } from './sandbox-spawn.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
 
 export interface BashContext {
-  slotDir: string;
-  isolation: IsolationProbe;
+  sandbox: SlotSandboxContext;
   mode: IsolationMode;
-  layout: SandboxLayout;
-  env: NodeJS.ProcessEnv;
   maxOutputChars: number;
   /** Kills the command (reset, shutdown, client gone); its reason, an Error, says why in the answer. */
   signal: AbortSignal;
@@ -35,7 +31,7 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
   }
   const allowNetwork = args.allow_network !== false;
   const requireSandbox = args.require_sandbox === true;
-  const { config, report } = context.isolation;
+  const { config, report } = context.sandbox.isolation;
 
   if (!config) {
     const why = context.mode === 'require' ? 'the server runs with --isolation require' : requireSandbox ? 'the request sets require_sandbox' : !allowNetwork ? 'allow_network: false needs a network namespace' : undefined;
@@ -46,10 +42,11 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
       return toolFailure(200, `${error}: ${why}; ${report.reason}`, { sandboxed: false, network_isolated: false, requires_bwrap: true, fallback_reason: report.reason ?? undefined });
     }
   }
-  const program = [context.layout.shell, '-c', command];
-  const sandboxContext = { isolation: context.isolation, layout: context.layout, slotDir: context.slotDir, env: context.env };
+  const { sandbox } = context;
+  const program = [sandbox.layout.shell, '-c', command];
   const sandboxed = config !== undefined;
-  const outcome = await runCommand({ start: () => spawnInSandbox(sandboxContext, program, { allowNetwork }), cwd: context.slotDir, timeoutMs: timeoutSeconds * 1000, maxOutputChars: context.maxOutputChars, signal: context.signal });
+  const network = sandboxed ? networkFor(sandbox, allowNetwork) : 'host';
+  const outcome = await runCommand({ start: () => spawnInSandbox(sandbox, program, { allowNetwork }), cwd: sandbox.slotDir, timeoutMs: timeoutSeconds * 1000, maxOutputChars: context.maxOutputChars, signal: context.signal });
 
   const stdout = outcome.stdout + (outcome.truncated && outcome.stdout.length >= context.maxOutputChars ? TRUNCATED : '');
   const stderr = outcome.stderr + (outcome.truncated && outcome.stderr.length >= context.maxOutputChars ? TRUNCATED : '');
@@ -58,14 +55,16 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
     exit_code: outcome.exitCode,
     timeout: outcome.timedOut,
     sandboxed,
-    network_isolated: sandboxed && !allowNetwork,
+    network_isolated: network !== 'host',
+    network,
     truncated: outcome.truncated,
     signal: outcome.signal,
     duration_ms: outcome.durationMs,
     ...(sandboxed ? {} : { sandbox_fallback: true, fallback_reason: report.reason ?? 'bubblewrap unusable' }),
+    ...(sandboxed && network === 'host' ? { network_degraded: true, network_reason: report.network.reason } : {}),
   };
   if (outcome.spawnError !== undefined) {
-    return toolFailure(200, `Failed to start ${sandboxed ? context.isolation.report.bwrap_path : program[0]} for slot ${context.slotDir}: ${outcome.spawnError} (POST /reset recreates a removed slot)`, metadata);
+    return toolFailure(200, `Failed to start ${sandboxed ? report.bwrap_path : program[0]} for slot ${sandbox.slotDir}: ${outcome.spawnError} (POST /reset recreates a removed slot)`, metadata);
   }
   if (outcome.timedOut) return toolFailure(200, `Command timed out after ${timeoutSeconds}s`, metadata, output);
   if (outcome.aborted) {

@@ -10,14 +10,17 @@ import { startSandboxServer } from './sandbox-server.js';
 let dir: string;
 const layout = (dataRoot: string): SandboxLayout => ({
   dataRoot,
-  hiddenFiles: ['/etc/token'],
+  hiddenFiles: ['/etc/token', '/srv/token'],
   shell: '/bin/sh',
   rootEntries: [
     { name: 'usr', kind: 'bind' },
     { name: 'bin', kind: 'symlink', target: 'usr/bin' },
-    { name: 'data', kind: 'bind' },
-    { name: 'srv', kind: 'bind' },
   ],
+  etcMasks: [
+    { path: '/etc/shadow', kind: 'file' },
+    { path: '/etc/ssl/private', kind: 'dir' },
+  ],
+  grants: [{ source: '/srv/datasets', dest: '/datasets', mode: 'ro' }],
 });
 
 async function fakeBwrap(name: string, script: string): Promise<string> {
@@ -30,6 +33,8 @@ async function fakeBwrap(name: string, script: string): Promise<string> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hpcsb-iso-'));
+  // As root, slots run as unprivileged uids that must be able to walk to their directories.
+  await chmod(dir, 0o711);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -40,7 +45,7 @@ describe('probeIsolation', () => {
     const bin = await fakeBwrap('docker-like', `case " $* " in *" --proc /proc "*) echo "bwrap: Can't mount proc on /newroot/proc: Operation not permitted" >&2; exit 1;; esac; exit 0`);
     const probe = await probeIsolation('auto', layout('/data'), '/data/slot_0', { PATH: bin });
     expect(probe.report).toMatchObject({ active: true, proc_mode: 'bind', user_namespace: true, bwrap_path: join(bin, 'bwrap'), reason: null });
-    expect(probe.config).toMatchObject({ procMode: 'bind', userNamespace: true });
+    expect(probe.config).toMatchObject({ procMode: 'bind' });
   });
 
   it('reports every attempt with bwrap own words when nothing works', async () => {
@@ -49,6 +54,7 @@ describe('probeIsolation', () => {
     expect(probe.config).toBeUndefined();
     expect(probe.report.active).toBe(false);
     expect(probe.report.reason).toMatch(/^bwrap cannot create the sandbox here \(userns\+--proc: bwrap: No permissions to create new namespace.*; userns\+--bind \/proc: bwrap: No permissions/);
+    expect(probe.openNetwork).toBe('host');
   });
 
   it('says why when bwrap is missing or isolation is off', async () => {
@@ -58,37 +64,44 @@ describe('probeIsolation', () => {
 });
 
 describe('bwrapArgv', () => {
-  const config = { bwrapPath: '/usr/bin/bwrap', procMode: 'proc' as const, userNamespace: true };
+  const config = { bwrapPath: '/usr/bin/bwrap', procMode: 'proc' as const };
+  const user = { uid: 2_000_003, gid: 2_000_003 };
 
-  it('leaves a top-level data root out, masks the token file, binds only the slot at /workspace', () => {
-    const argv = bwrapArgv(config, layout('/data'), '/data/slot_0', 'echo hi', true);
+  it('shows only the system trees, /etc with its masks and the grants; binds the slot at /workspace; runs as the slot uid', () => {
+    const argv = bwrapArgv(config, { ...layout('/data'), seccompFilter: Buffer.alloc(8) }, { slotDir: '/data/slot_3', user, network: 'none', seccompFd: 3 }, ['/bin/sh', '-c', 'echo hi']);
     expect(argv.join(' ')).toBe(
-      '/usr/bin/bwrap --die-with-parent --new-session --unshare-user --unshare-pid --unshare-ipc --unshare-uts --tmpfs / ' +
-        '--ro-bind /usr /usr --symlink usr/bin /bin --ro-bind /srv /srv --dev /dev --proc /proc --tmpfs /tmp ' +
-        '--ro-bind /dev/null /etc/token --bind /data/slot_0 /workspace --remount-ro / --chdir /workspace ' +
+      '/usr/bin/bwrap --die-with-parent --new-session --unshare-user --disable-userns --uid 2000003 --gid 2000003 ' +
+        '--unshare-pid --unshare-ipc --unshare-uts --hostname sandbox --unshare-net --seccomp 3 --tmpfs / ' +
+        '--ro-bind /usr /usr --symlink usr/bin /bin --ro-bind /etc /etc --ro-bind /dev/null /etc/shadow ' +
+        '--perms 0000 --tmpfs /etc/ssl/private --remount-ro /etc/ssl/private --dev /dev --proc /proc --ro-bind /proc/sys /proc/sys --tmpfs /tmp ' +
+        '--ro-bind /dev/null /etc/token --ro-bind /srv/datasets /datasets --bind /data/slot_3 /workspace --remount-ro / --chdir /workspace ' +
         '--setenv PWD /workspace --setenv HOME /workspace -- /bin/sh -c echo hi',
     );
   });
 
-  it('drops every capability when there is no user namespace (root)', () => {
-    const argv = bwrapArgv({ ...config, userNamespace: false }, layout('/data'), '/data/slot_0', 'true', true);
-    expect(argv.slice(0, 5)).toEqual(['/usr/bin/bwrap', '--die-with-parent', '--new-session', '--cap-drop', 'ALL']);
-    expect(argv).not.toContain('--unshare-user');
+  it('masks a hidden file only where the view could show it', () => {
+    const text = bwrapArgv(config, layout('/data'), { slotDir: '/data/slot_0', network: 'none' }, ['true']).join(' ');
+    expect(text).toContain('--ro-bind /dev/null /etc/token');
+    expect(text).not.toContain('/srv/token');
+    expect(text).not.toContain('--seccomp');
   });
 
-  it('binds the container /proc only inside a user namespace', () => {
-    const tried = candidateConfigs('/usr/bin/bwrap', true).map((c) => `${c.userNamespace ? 'userns' : 'no-userns'}+${c.procMode}`);
-    expect(tried).toEqual(['userns+proc', 'userns+bind', 'no-userns+proc']);
-    expect(candidateConfigs('/usr/bin/bwrap', false).every((c) => c.userNamespace)).toBe(true);
+  it('puts pasta in front for the network stack, and shares the host network only when degraded', () => {
+    const stacked = bwrapArgv(config, { ...layout('/data'), networkStack: { kind: 'pasta', path: '/usr/bin/pasta' } }, { slotDir: '/data/slot_0', network: 'stack' }, ['true']);
+    expect(stacked.slice(0, 15)).toEqual(['/usr/bin/pasta', '--config-net', '--quiet', '-l', '/dev/null', '--no-map-gw', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '--']);
+    expect(stacked[15]).toBe('/usr/bin/bwrap');
+    expect(stacked).not.toContain('--unshare-net');
+    const shared = bwrapArgv(config, layout('/data'), { slotDir: '/data/slot_0', network: 'host' }, ['true']);
+    expect(shared[0]).toBe('/usr/bin/bwrap');
+    expect(shared).not.toContain('--unshare-net');
   });
 
-  it('covers a nested data root with a tmpfs and unshares the network on request', () => {
-    const argv = bwrapArgv({ ...config, procMode: 'bind' }, layout('/srv/alloc/data'), '/srv/alloc/data/slot_1', 'true', false);
-    const text = argv.join(' ');
-    expect(text).toContain('--unshare-net');
-    expect(text).toContain('--bind /proc /proc');
-    expect(text).toContain('--ro-bind /data /data');
-    expect(text).toMatch(/--tmpfs \/srv\/alloc\/data .*--bind \/srv\/alloc\/data\/slot_1 \/workspace/);
+  it('always creates a user namespace; binds the container /proc as the second choice', () => {
+    expect(candidateConfigs('/usr/bin/bwrap').map((c) => c.procMode)).toEqual(['proc', 'bind']);
+    const text = bwrapArgv({ ...config, procMode: 'bind' }, layout('/srv/alloc/data'), { slotDir: '/srv/alloc/data/slot_1', network: 'none' }, ['true']).join(' ');
+    expect(text).toContain('--bind /proc /proc --ro-bind /proc/sys /proc/sys');
+    expect(text).toContain('--unshare-user --disable-userns');
+    expect(text).not.toContain('/srv/alloc/data /srv');
   });
 });
 
@@ -97,7 +110,7 @@ describe('a server whose bwrap cannot create namespaces', () => {
 
   it('auto: runs commands without bwrap and says so, with bwrap own words', async () => {
     const bin = await fakeBwrap('denied-auto', denied);
-    const server = await startSandboxServer({ port: 0, host: '127.0.0.1', slots: 1, dataDir: join(dir, 'auto-data'), isolation: 'auto', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    const server = await startSandboxServer({ port: 0, host: '127.0.0.1', slots: 1, dataDir: join(dir, 'auto-data'), isolation: 'auto', uidBase: 2_100_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
     await using client = new SandboxClient(server.url);
     try {
       const health = await client.health();

@@ -1,8 +1,15 @@
-import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, unlinkSync } from 'node:fs';
-import { delimiter, join, sep } from 'node:path';
-import type { IsolationMode, IsolationReport } from '../protocol/types.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import type { IsolationMode, IsolationReport, NetworkMode } from '../protocol/types.js';
+import { findOnPath } from './find-on-path.js';
 import { serverLog } from './log.js';
+import type { EtcMask, Grant, RootEntry } from './sandbox-view.js';
+import type { SlotUser } from './slot-user.js';
+import { networkStackArgv, type NetworkStack } from './user-net.js';
+
+export { findOnPath } from './find-on-path.js';
+export type { RootEntry } from './sandbox-view.js';
 
 const log = serverLog('isolation');
 
@@ -11,39 +18,36 @@ export interface BwrapConfig {
   bwrapPath: string;
   /** `proc`: a fresh procfs (`--proc /proc`); `bind`: the container's (`--bind /proc /proc`), which Docker allows where it refuses a new procfs. */
   procMode: 'proc' | 'bind';
-  /** Create a user namespace. Only root may go without one. */
-  userNamespace: boolean;
 }
 
-/** Where the sandbox sits and what it must hide. */
+/** What every slot's sandbox is made of, decided once at start. */
 export interface SandboxLayout {
-  /** The data root holding every slot: hidden (tmpfs) so a slot sees neither its siblings nor the root. */
+  /** The data root holding every slot: never in the view (only the own slot is, at /workspace). */
   dataRoot: string;
-  /** Host files bwrap must mask with /dev/null (the token file). */
+  /** Host files to cover with /dev/null should they lie inside the view (the token file). */
   hiddenFiles: string[];
   shell: string;
-  /** From hostRootEntries(). */
+  /** The system trees of `/` (systemRootEntries()). */
   rootEntries: RootEntry[];
+  /** What of /etc an unprivileged user could not read (unreadableEtcEntries()). */
+  etcMasks: EtcMask[];
+  /** Operator grants (`--expose`), bound into every slot. */
+  grants: Grant[];
+  /** The seccomp filter (classic BPF), written to each sandbox's bwrap through a pipe; undefined: none. */
+  seccompFilter?: Buffer;
+  /** User-mode network stack for `allow_network: true`; undefined: none here. */
+  networkStack?: NetworkStack;
 }
 
-/**
- * Finds `name` on PATH with synchronous stats: a handful of syscalls, cheaper than a promise chain
- * at boot. Missing candidates are skipped without an exception (each thrown error costs a stack
- * trace, and the boot looks up three names through every PATH entry before the probe starts).
- */
-export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) continue;
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not executable, or a PATH entry that is not a directory
-    }
-  }
-  return undefined;
+/** One sandbox to start: which slot, as whom, with what network. */
+export interface SandboxTarget {
+  slotDir: string;
+  /** Host identity of the slot's commands (root servers); undefined: the server's own uid. */
+  user?: SlotUser;
+  /** `none`: only loopback; `stack`: outbound through the network stack; `host`: the host's (degraded). */
+  network: NetworkMode;
+  /** The fd number the seccomp filter arrives on in the child, when the layout has one. */
+  seccompFd?: number;
 }
 
 /** `bash` when present (commands written for agents assume it), else POSIX `sh`. */
@@ -55,68 +59,64 @@ function isInside(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
-/** One entry of the host root as the sandbox recreates it. */
-export type RootEntry = { name: string; kind: 'bind' } | { name: string; kind: 'symlink'; target: string };
-
-/** Host paths the sandbox provides itself, never bound from the host. */
-const PROVIDED = new Set(['proc', 'dev', 'tmp', 'workspace']);
-
-/**
- * The top-level entries of `/` to recreate read-only in the sandbox. Read once at start: the root
- * of a container does not change, and it saves a readdir per command.
- */
-export function hostRootEntries(root = '/'): RootEntry[] {
-  const out: RootEntry[] = [];
-  // The entry types come with the listing (one getdents instead of an lstat per entry); only a
-  // file system that does not report types needs the lstat.
-  const entries = readdirSync(root, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const entry of entries) {
-    const name = entry.name;
-    if (PROVIDED.has(name)) continue;
-    try {
-      const known = entry.isSymbolicLink() || entry.isDirectory() || entry.isFile() || entry.isSocket() || entry.isFIFO() || entry.isBlockDevice() || entry.isCharacterDevice();
-      const isLink = known ? entry.isSymbolicLink() : lstatSync(join(root, name)).isSymbolicLink();
-      out.push(isLink ? { name, kind: 'symlink', target: readlinkSync(join(root, name)) } : { name, kind: 'bind' });
-    } catch {
-      // vanished while listing
-    }
-  }
-  return out;
+/** Trees the sandbox shows; a hidden file elsewhere is already out of view. */
+function inView(path: string, layout: SandboxLayout): boolean {
+  if (isInside(path, '/etc')) return true;
+  return layout.rootEntries.some((entry) => entry.kind === 'bind' && isInside(path, `/${entry.name}`)) || layout.grants.some((grant) => isInside(path, grant.source));
 }
 
 /**
- * The bwrap argv that runs `command` in one slot: user, pid, ipc and uts namespaces (network too
- * when `allowNetwork` is false), the host root recreated read-only on a tmpfs (a read-only root
- * could not hold the /workspace mount point), a fresh /dev and /tmp, the data root left out or
- * covered by an empty tmpfs, and only the slot bound writable at /workspace (the cwd).
- * `--die-with-parent` and `--new-session` keep the sandbox from outliving or hijacking the server.
+ * The argv that runs `program` in one slot's sandbox. bwrap is started as the slot's uid (the
+ * caller passes `uid`/`gid` to spawn), so even its own set-up never holds a host capability.
+ * Inside: user, pid, ipc, uts and network namespaces; nested user namespaces disabled; the
+ * seccomp filter; the system trees and /etc (with its masks) read-only on a tmpfs root; a fresh
+ * /dev, /proc (with /proc/sys read-only) and /tmp; the slot at /workspace (the cwd) and the
+ * grants. bwrap's binds are nosuid, so a setuid file made in the slot is inert inside and, owned
+ * by the slot uid, harmless outside. `--die-with-parent` and `--new-session` keep the sandbox from
+ * outliving or hijacking the server. With a network stack, pasta owns the user and network
+ * namespaces and starts bwrap in them.
  */
-export function bwrapArgv(config: BwrapConfig, layout: SandboxLayout, slotDir: string, command: string, allowNetwork: boolean): string[] {
-  const argv = ['--die-with-parent', '--new-session'];
-  // Without a user namespace, bwrap run by root leaves the command root's capabilities in the
-  // server's own namespace (CAP_SYS_ADMIN, CAP_MKNOD: mount a disk and walk out).
-  argv.push(...(config.userNamespace ? ['--unshare-user'] : ['--cap-drop', 'ALL']));
-  argv.push('--unshare-pid', '--unshare-ipc', '--unshare-uts');
-  if (!allowNetwork) argv.push('--unshare-net');
+export function bwrapArgv(config: BwrapConfig, layout: SandboxLayout, target: SandboxTarget, program: readonly string[]): string[] {
+  const argv = [config.bwrapPath, '--die-with-parent', '--new-session', '--unshare-user', '--disable-userns'];
+  if (target.user) argv.push('--uid', String(target.user.uid), '--gid', String(target.user.gid));
+  argv.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'sandbox');
+  // With the stack, pasta made the network namespace already; `host` is the degraded shared network.
+  if (target.network === 'none') argv.push('--unshare-net');
+  if (layout.seccompFilter !== undefined && target.seccompFd !== undefined) argv.push('--seccomp', String(target.seccompFd));
   argv.push('--tmpfs', '/');
-  const dataTop = layout.dataRoot.split(sep)[1];
-  const dataRootIsTop = layout.dataRoot === `/${dataTop}`;
   for (const entry of layout.rootEntries) {
     if (entry.kind === 'symlink') argv.push('--symlink', entry.target, `/${entry.name}`);
-    else if (!(dataRootIsTop && entry.name === dataTop)) argv.push('--ro-bind', `/${entry.name}`, `/${entry.name}`);
+    else argv.push('--ro-bind', `/${entry.name}`, `/${entry.name}`);
+  }
+  argv.push('--ro-bind', '/etc', '/etc');
+  for (const mask of layout.etcMasks) {
+    if (mask.kind === 'file') argv.push('--ro-bind', '/dev/null', mask.path);
+    else argv.push('--perms', '0000', '--tmpfs', mask.path, '--remount-ro', mask.path);
   }
   argv.push('--dev', '/dev');
   argv.push(...(config.procMode === 'proc' ? ['--proc', '/proc'] : ['--bind', '/proc', '/proc']));
+  argv.push('--ro-bind', '/proc/sys', '/proc/sys');
   argv.push('--tmpfs', '/tmp');
-  // Under /tmp the data root is gone with the fresh tmpfs; a top-level one was not bound; else cover it.
-  if (!isInside(layout.dataRoot, '/tmp') && !dataRootIsTop) argv.push('--tmpfs', layout.dataRoot);
   for (const file of layout.hiddenFiles) {
-    if (!isInside(file, '/tmp') && !isInside(file, layout.dataRoot)) argv.push('--ro-bind', '/dev/null', file);
+    if (inView(file, layout)) argv.push('--ro-bind', '/dev/null', file);
   }
-  argv.push('--bind', slotDir, '/workspace', '--remount-ro', '/', '--chdir', '/workspace');
+  for (const grant of layout.grants) argv.push(grant.mode === 'rw' ? '--bind' : '--ro-bind', grant.source, grant.dest);
+  argv.push('--bind', target.slotDir, '/workspace', '--remount-ro', '/', '--chdir', '/workspace');
   argv.push('--setenv', 'PWD', '/workspace', '--setenv', 'HOME', '/workspace');
-  argv.push('--', layout.shell, '-c', command);
-  return [config.bwrapPath, ...argv];
+  argv.push('--', ...program);
+  return target.network === 'stack' && layout.networkStack ? networkStackArgv(layout.networkStack, argv) : argv;
+}
+
+/** The stdio index the seccomp filter travels on (`--seccomp 3`). */
+export const SECCOMP_FD = 3;
+
+/** Feeds the filter to a child spawned with a pipe at SECCOMP_FD; bwrap reads it to the end. */
+export function writeSeccompFilter(child: ChildProcess, filter: Buffer): void {
+  const pipe = child.stdio[SECCOMP_FD] as NodeJS.WritableStream | null | undefined;
+  if (!pipe) return;
+  // A child that died first closes its end: that is reported by its exit, not as an EPIPE here.
+  (pipe as unknown as { on(event: 'error', fn: () => void): void }).on('error', () => undefined);
+  pipe.end(filter);
 }
 
 interface ProbeOutcome {
@@ -129,7 +129,7 @@ interface ProbeOutcome {
  * writable. Nothing is left behind, even if the server dies.
  */
 function anonymousFile(dir: string): number | undefined {
-  const path = join(dir, `.hpc-sandbox-probe-${process.pid}.stderr`);
+  const path = join(dir, `.hpc-sandbox-probe-${process.pid}-${Math.random().toString(36).slice(2)}.stderr`);
   let fd: number | undefined;
   try {
     fd = openSync(path, 'w+', 0o600);
@@ -147,10 +147,13 @@ function anonymousFile(dir: string): number | undefined {
  * together on the path every boot waits for), and the text is read only when the probe fails.
  * Falls back to a pipe when `scratchDir` is not writable.
  */
-function runProbe(argv: string[], timeoutMs: number, scratchDir: string): Promise<ProbeOutcome> {
+function runProbe(argv: string[], timeoutMs: number, scratchDir: string, user: SlotUser | undefined, seccompFilter: Buffer | undefined): Promise<ProbeOutcome> {
   return new Promise((resolve) => {
     const errFd = anonymousFile(scratchDir);
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', errFd ?? 'pipe'] });
+    const stdio: (number | 'ignore' | 'pipe')[] = ['ignore', 'ignore', errFd ?? 'pipe'];
+    if (seccompFilter) stdio.push('pipe');
+    const child = spawn(argv[0]!, argv.slice(1), { stdio, ...(user ? { uid: user.uid, gid: user.gid } : {}) });
+    if (seccompFilter) writeSeccompFilter(child, seccompFilter);
     let piped = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       if (piped.length < 2_000) piped += chunk;
@@ -177,62 +180,85 @@ function runProbe(argv: string[], timeoutMs: number, scratchDir: string): Promis
   });
 }
 
-/**
- * The configurations worth trying, most isolated first. The container's /proc is bound only
- * inside a user namespace: without one, a command could reach the server and the commands of
- * other slots through `/proc/<pid>/root` and `/proc/<pid>/environ` (measured), so that
- * combination does not count as a sandbox.
- */
-export function candidateConfigs(bwrapPath: string, isRoot: boolean): BwrapConfig[] {
-  const out: BwrapConfig[] = [
-    { bwrapPath, procMode: 'proc', userNamespace: true },
-    { bwrapPath, procMode: 'bind', userNamespace: true },
+/** The configurations worth trying, most isolated first. Both create a user namespace: bwrap runs unprivileged. */
+export function candidateConfigs(bwrapPath: string): BwrapConfig[] {
+  return [
+    { bwrapPath, procMode: 'proc' },
+    { bwrapPath, procMode: 'bind' },
   ];
-  if (isRoot) out.push({ bwrapPath, procMode: 'proc', userNamespace: false });
-  return out;
 }
 
 /** Result of probing: the report `/health` shows and, when usable, the configuration to run. */
 export interface IsolationProbe {
   report: IsolationReport;
   config: BwrapConfig | undefined;
+  /** What `allow_network: true` gets: `stack` (own namespace behind pasta) or `host` (degraded, shared). */
+  openNetwork: NetworkMode;
 }
 
 /**
  * Finds a bubblewrap configuration that works HERE by running the real sandbox layout (slot
- * `probeSlotDir` at /workspace, data root hidden) with `true`. Configurations are tried
- * most isolated first; each failure's stderr is kept so `reason` explains what bwrap said.
+ * `probeSlotDir` at /workspace, as the slot's uid, with the seccomp filter) with `true`.
+ * Configurations are tried most isolated first; each failure's stderr is kept so `reason` explains
+ * what bwrap said. The network stack is probed the same way, in parallel: where it fails,
+ * `allow_network: true` shares the host's network and the report says why (degraded).
  */
 export async function probeIsolation(
   mode: IsolationMode,
   layout: SandboxLayout,
   probeSlotDir: string,
   env: NodeJS.ProcessEnv = process.env,
+  user?: SlotUser,
 ): Promise<IsolationProbe> {
   const started = performance.now();
-  const base = { mode, shell: layout.shell, proc_mode: null, user_namespace: null } as const;
+  const base = {
+    mode,
+    shell: layout.shell,
+    proc_mode: null,
+    user_namespace: null,
+    uid: user?.uid ?? process.getuid?.() ?? null,
+    seccomp: layout.seccompFilter !== undefined,
+    network: { open: 'host' as NetworkMode, stack: null, reason: null as string | null },
+    view: describeView(layout),
+  };
   if (mode === 'off') {
-    return { config: undefined, report: { ...base, active: false, bwrap_path: null, reason: 'isolation disabled (--isolation off)', probe_ms: null } };
+    return { config: undefined, openNetwork: 'host', report: { ...base, active: false, bwrap_path: null, reason: 'isolation disabled (--isolation off)', probe_ms: null } };
   }
   const bwrapPath = findOnPath('bwrap', env);
   if (!bwrapPath) {
-    return { config: undefined, report: { ...base, active: false, bwrap_path: null, reason: 'bwrap not found on PATH', probe_ms: null } };
+    return { config: undefined, openNetwork: 'host', report: { ...base, active: false, bwrap_path: null, reason: 'bwrap not found on PATH', probe_ms: null } };
   }
   const failures: string[] = [];
-  const trueBinary = findOnPath('true', env);
-  for (const config of candidateConfigs(bwrapPath, process.getuid?.() === 0)) {
-    const argv = bwrapArgv(config, layout, probeSlotDir, 'true', true);
-    // The probe tests namespaces and mounts; exec'ing `true` itself instead of `<shell> -c true`
-    // spares a shell start-up on the path every boot waits for.
-    if (trueBinary) argv.splice(argv.length - 3, 3, trueBinary);
-    const outcome = await runProbe(argv, 5_000, layout.dataRoot);
-    const label = `${config.userNamespace ? 'userns' : 'no-userns'}+${config.procMode === 'proc' ? '--proc' : '--bind /proc'}`;
+  const trueBinary = findOnPath('true', env) ?? '/bin/true';
+  const seccompFd = layout.seccompFilter === undefined ? undefined : SECCOMP_FD;
+  const attempt = (config: BwrapConfig, network: NetworkMode) =>
+    runProbe(bwrapArgv(config, layout, { slotDir: probeSlotDir, user, network, seccompFd }, [trueBinary]), 5_000, layout.dataRoot, user, layout.seccompFilter);
+  for (const config of candidateConfigs(bwrapPath)) {
+    // The stack is tried beside the plain sandbox: both wait on the same spawn costs.
+    const [outcome, stackOutcome] = await Promise.all([attempt(config, 'none'), layout.networkStack ? attempt(config, 'stack') : Promise.resolve(undefined)]);
+    const label = config.procMode === 'proc' ? 'userns+--proc' : 'userns+--bind /proc';
     if (outcome.ok) {
       const probeMs = Math.round((performance.now() - started) * 10) / 10;
-      log(`bwrap works with ${label} (${probeMs} ms; done ${performance.now().toFixed(1)} ms after process start)`);
+      const stackReason = !layout.networkStack
+        ? 'no user-mode network stack (pasta, Debian package passt) on PATH: allow_network shares the host network, the server port included'
+        : stackOutcome?.ok
+          ? null
+          : `pasta cannot give the sandbox a network here (${stackOutcome?.stderr || 'no output'}): allow_network shares the host network, the server port included`;
+      const openNetwork: NetworkMode = stackReason === null ? 'stack' : 'host';
+      log(`bwrap works with ${label}; network for allow_network: ${openNetwork} (${probeMs} ms)`);
       return {
         config,
-        report: { ...base, active: true, proc_mode: config.procMode, user_namespace: config.userNamespace, bwrap_path: bwrapPath, reason: null, probe_ms: probeMs },
+        openNetwork,
+        report: {
+          ...base,
+          active: true,
+          proc_mode: config.procMode,
+          user_namespace: true,
+          bwrap_path: bwrapPath,
+          reason: null,
+          probe_ms: probeMs,
+          network: { open: openNetwork, stack: stackReason === null ? layout.networkStack!.path : null, reason: stackReason },
+        },
       };
     }
     log(`bwrap ${label} failed: ${outcome.stderr}`);
@@ -240,12 +266,26 @@ export async function probeIsolation(
   }
   return {
     config: undefined,
+    openNetwork: 'host',
     report: {
       ...base,
       active: false,
       bwrap_path: bwrapPath,
-      reason: `bwrap cannot create the sandbox here (${failures.join('; ')})`,
+      reason: `bwrap cannot create the sandbox here${user ? ` as the slot uid ${user.uid}` : ''} (${failures.join('; ')})`,
       probe_ms: Math.round((performance.now() - started) * 10) / 10,
     },
   };
+}
+
+/** The view `/health` lists: every mount a command sees, read-only or writable. */
+export function describeView(layout: SandboxLayout): IsolationReport['view'] {
+  return [
+    ...layout.rootEntries.map((entry) => (entry.kind === 'bind' ? { path: `/${entry.name}`, mode: 'ro' as const, source: `/${entry.name}` } : { path: `/${entry.name}`, mode: 'symlink' as const, source: entry.target })),
+    { path: '/etc', mode: 'ro' as const, source: '/etc', masked: layout.etcMasks.map((mask) => mask.path) },
+    { path: '/dev', mode: 'fresh' as const, source: null },
+    { path: '/proc', mode: 'fresh' as const, source: null },
+    { path: '/tmp', mode: 'fresh' as const, source: null },
+    { path: '/workspace', mode: 'rw' as const, source: 'the slot directory' },
+    ...layout.grants.map((grant) => ({ path: grant.dest, mode: grant.mode, source: grant.source })),
+  ];
 }

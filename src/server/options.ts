@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { isEnvName } from './command-env.js';
+import { DEFAULT_UID_BASE } from './slot-user.js';
 import { ENV } from '../protocol/constants.js';
 import type { IsolationMode } from '../protocol/types.js';
 import type { SandboxServerOptions } from './sandbox-server.js';
@@ -17,6 +19,11 @@ export interface ServeFlags {
   dataDir?: string;
   tokenFile?: string;
   isolation?: string;
+  /** Repeatable. */
+  expose?: string[];
+  /** Repeatable. */
+  passEnv?: string[];
+  uidBase?: string;
 }
 
 export const SERVE_USAGE = `Usage: sandbox-server [options]
@@ -30,6 +37,11 @@ Options:
   --data-dir <dir>     slot root (default $NOMAD_ALLOC_DIR/data, else /data)
   --token-file <file>  require "Authorization: Bearer <token>" (also env ${ENV.token})
   --isolation <mode>   auto | require | off (default auto; also env ${ENV.isolation})
+  --expose <grant>     SRC[:DEST][:ro|rw]: bind a host path into every slot (repeatable;
+                       read-only by default; a missing SRC stops the start)
+  --pass-env <name>    a server variable commands may see (repeatable; by default they get
+                       only PATH, HOME, LANG, TERM, TZ and USER; the token never crosses)
+  --uid-base <n>       as root, slot i runs as host uid n+i (default ${DEFAULT_UID_BASE})
   -h, --help           show this help
 `;
 
@@ -58,6 +70,13 @@ export function resolveServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv = 
     dataDir: flags.dataDir ?? (env.NOMAD_ALLOC_DIR ? join(env.NOMAD_ALLOC_DIR, 'data') : '/data'),
     isolation,
   };
+  if (flags.expose?.length) options.expose = flags.expose;
+  if (flags.passEnv?.length) {
+    const bad = flags.passEnv.find((name) => !isEnvName(name));
+    if (bad !== undefined) throw new ServeOptionsError(`Expected \`--pass-env\` to be a variable name, got \`${bad}\``);
+    options.passEnv = flags.passEnv;
+  }
+  if (flags.uidBase !== undefined) options.uidBase = integer('uid-base', flags.uidBase, 1_000, 4_000_000_000);
   if (flags.tokenFile !== undefined) {
     let token: string;
     try {
@@ -67,7 +86,8 @@ export function resolveServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv = 
     }
     if (!token) throw new ServeOptionsError(`\`--token-file\` ${flags.tokenFile} is empty`);
     options.token = token;
-    options.tokenFile = flags.tokenFile;
+    // Absolute, so the sandbox masks the right file whatever the cwd (a relative path was missed).
+    options.tokenFile = resolve(flags.tokenFile);
   } else if (env[ENV.token]) {
     options.token = env[ENV.token];
   }
@@ -81,7 +101,12 @@ const FLAG_NAMES: Record<string, keyof ServeFlags> = {
   '--data-dir': 'dataDir',
   '--token-file': 'tokenFile',
   '--isolation': 'isolation',
+  '--expose': 'expose',
+  '--pass-env': 'passEnv',
+  '--uid-base': 'uidBase',
 };
+
+const REPEATABLE = new Set<keyof ServeFlags>(['expose', 'passEnv']);
 
 /**
  * Parses `serve` arguments (`--flag value` or `--flag=value`) without any dependency, for the
@@ -98,7 +123,8 @@ export function parseServeArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     if (!key) throw new ServeOptionsError(`Unknown option \`${arg}\` (options: ${Object.keys(FLAG_NAMES).join(', ')})`);
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined) throw new ServeOptionsError(`Option \`${name}\` needs a value`);
-    flags[key] = value;
+    if (REPEATABLE.has(key)) ((flags[key] as string[] | undefined) ??= []).push(value);
+    else (flags as Record<string, string>)[key] = value;
   }
   return resolveServeOptions(flags, env);
 }

@@ -1,6 +1,6 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,9 @@ import { describeWith } from '../../test/gate.js';
 import { projectRoot } from '../common/paths.js';
 import { SandboxClient } from '../client/sandbox-client.js';
 import { READY_FILE } from '../protocol/constants.js';
-import { bwrapArgv, findOnPath, findShell, hostRootEntries } from './isolation.js';
+import { buildSandboxLayout } from './boot.js';
+import { bwrapArgv, findOnPath, SECCOMP_FD, writeSeccompFilter } from './isolation.js';
+import { chownTree } from './slot-user.js';
 import { eventually, pidsWithMarker, uniqueSleepSeconds } from './testing/processes.js';
 import { spawnServer, type SpawnedServer } from './testing/spawned-server.js';
 
@@ -117,9 +119,9 @@ describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
   it('hides the server token from commands: neither the variable nor the file', async () => {
     const r = await client.bash('slot_0', `echo "[\${HPC_SANDBOX_TOKEN:-unset}]"; cat ${tokenFile}`);
     expect(r.output.split('\n')[0]).toBe('[unset]');
-    // Masked with a nodev /dev/null, reading it fails instead of printing the token; when the file
-    // lies under /tmp (a checkout in /tmp), the fresh /tmp of each command hides it altogether.
-    expect(r.output).toMatch(tokenFile.startsWith('/tmp/') ? /No such file or directory/ : /Permission denied/);
+    // The checkout is outside the view (only the system trees and /etc are shown); a token file
+    // under /etc would be masked with /dev/null.
+    expect(r.output).toMatch(/No such file or directory|Permission denied/);
     expect(r.output).not.toContain(TOKEN);
   });
 
@@ -142,13 +144,38 @@ describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
       await new Promise((resolve) => listener.close(resolve));
     });
 
-    it('reaches 127.0.0.1 by default and nothing with allow_network: false', async () => {
-      const command = `exec 3<>/dev/tcp/127.0.0.1/${port} && head -1 <&3`;
-      const open = await client.bash('slot_2', command);
-      expect(open).toMatchObject({ success: true, output: 'hello', metadata: { network_isolated: false } });
-      const closed = await client.bash('slot_2', command, { allowNetwork: false });
-      expect(closed).toMatchObject({ success: false, metadata: { network_isolated: true, sandboxed: true } });
-      expect(closed.output).toMatch(/Connection refused|Network is unreachable|Cannot assign/);
+    it('never reaches the host loopback (a local service, the server itself), with or without allow_network', async () => {
+      for (const allowNetwork of [true, false]) {
+        const r = await client.bash('slot_2', `(exec 3<>/dev/tcp/127.0.0.1/${port} && head -1 <&3) 2>&1; (exec 3<>/dev/tcp/127.0.0.1/${server.port}) 2>&1 || echo server-unreachable`, { allowNetwork });
+        expect(r.output).not.toContain('hello');
+        expect(r.output).toContain('server-unreachable');
+        expect(r.metadata).toMatchObject({ sandboxed: true, network_isolated: true });
+      }
+    });
+
+    it('gives allow_network its own interface and default route behind pasta, and only loopback without it', async ({ skip }) => {
+      const health = await client.health();
+      skip(health.isolation.network?.open !== 'stack', `no user-mode network stack here: ${health.isolation.network?.reason}`);
+      const open = await client.bash('slot_2', 'ip -o -4 route show default | wc -l; ls /sys/class/net 2>/dev/null || cat /proc/net/dev | tail -n +3 | cut -d: -f1');
+      expect(open.metadata).toMatchObject({ network: 'stack' });
+      expect(open.output.split('\n')[0]).toBe('1');
+      const closed = await client.bash('slot_2', 'ip -o -4 route show default | wc -l; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "', { allowNetwork: false });
+      expect(closed.output.split('\n')).toEqual(['0', 'lo']);
+      expect(closed.metadata).toMatchObject({ network: 'none' });
+    });
+
+    it('keeps a host abstract unix socket out of reach', async () => {
+      const name = `hpcsb-abstract-${process.pid}`;
+      const abstract = createServer((socket) => socket.end('abstract-reached\n'));
+      await new Promise<void>((resolve) => abstract.listen(`\0${name}`, resolve));
+      try {
+        for (const allowNetwork of [true, false]) {
+          const r = await client.bash('slot_2', `python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect("\\0${name}"); print(s.recv(100))' 2>&1 | tail -1`, { allowNetwork });
+          expect(r.output).not.toContain('abstract-reached');
+        }
+      } finally {
+        await new Promise((resolve) => abstract.close(resolve));
+      }
     });
   });
 
@@ -177,24 +204,24 @@ describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
   });
 });
 
-describeWith(['bwrap'], 'bubblewrap without a user namespace (the root fallback)', () => {
-  it.skipIf(process.getuid?.() !== 0)('leaves the command no capability and no view of the server [skipped unless root]', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'hpcsb-nouserns-'));
-    try {
-      const slotDir = join(root, 'data', 'slot_0');
-      await mkdir(slotDir, { recursive: true });
-      const layout = { dataRoot: join(root, 'data'), hiddenFiles: [], shell: findShell(), rootEntries: hostRootEntries() };
-      const config = { bwrapPath: findOnPath('bwrap')!, procMode: 'proc' as const, userNamespace: false };
-      const command = `grep CapEff /proc/self/status; ls /proc/${process.pid}/root 2>&1 | head -1`;
-      const [bwrap, ...args] = bwrapArgv(config, layout, slotDir, command, true);
-      const run = spawnSync(bwrap!, args, { encoding: 'utf8' });
-      expect(run.stderr).toBe('');
-      const [caps, serverRoot] = run.stdout.trim().split('\n');
-      expect(caps).toMatch(/^CapEff:\s+0+$/);
-      expect(serverRoot).toMatch(/No such file or directory/);
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+describeWith(['bwrap'], 'commands as seen from the host', () => {
+  it.skipIf(process.getuid?.() !== 0)('run as the slot unprivileged uid with no capability and seccomp on, never host root [skipped unless root]', async () => {
+    await using server = await spawnServer(['--slots', '2', '--uid-base', '2200000']);
+    await using client = new SandboxClient(server.url);
+    await client.waitUntilHealthy({ timeoutMs: 10_000 });
+    const n = uniqueSleepSeconds();
+    const running = client.bash('slot_1', `sleep ${n}`, { timeout: 30 });
+    const sleeperPid = () => pidsWithMarker(`sleep ${n}`).find((pid) => readFileSyncSafe(`/proc/${pid}/comm`) === 'sleep\n');
+    await eventually(() => sleeperPid() !== undefined, 5_000, 'the command to start');
+    const sleeper = sleeperPid();
+    const status = readFileSyncSafe(`/proc/${sleeper}/status`);
+    expect(status).toMatch(/^Uid:\s+2200001\s+2200001\s+2200001\s+2200001$/m);
+    expect(status).toMatch(/^CapEff:\s+0+$/m);
+    expect(status).toMatch(/^CapPrm:\s+0+$/m);
+    expect(status).toMatch(/^Seccomp:\s+2$/m);
+    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+    await client.reset('slot_1');
+    await running;
   });
 });
 
@@ -208,16 +235,28 @@ describeWith(['bwrap'], 'bubblewrap with the container /proc bound (the Docker c
       await mkdir(slot0, { recursive: true });
       await mkdir(slot1, { recursive: true });
       await writeFile(join(slot1, 'secret.txt'), 'slot-1-secret');
-      const layout = { dataRoot: join(root, 'data'), hiddenFiles: [], shell: findShell(), rootEntries: hostRootEntries() };
-      const config = { bwrapPath: findOnPath('bwrap')!, procMode: 'bind' as const, userNamespace: true };
-      const [bwrap, ...siblingArgs] = bwrapArgv(config, layout, slot1, `exec sleep ${n}`, true);
-      sibling = spawn(bwrap!, siblingArgs, { stdio: 'ignore', env: { ...process.env, HPCSB_SIBLING_ENV: 'sibling-env-secret' } });
+      await chmod(root, 0o711);
+      const users = process.getuid?.() === 0 ? [{ uid: 2_300_000, gid: 2_300_000 }, { uid: 2_300_001, gid: 2_300_001 }] : [undefined, undefined];
+      [slot0, slot1].forEach((slot, i) => users[i] && chownTree(slot, users[i]!));
+      const layout = buildSandboxLayout({ dataRoot: join(root, 'data') });
+      const config = { bwrapPath: findOnPath('bwrap')!, procMode: 'bind' as const };
+      const start = (slotDir: string, i: number, command: string, env: NodeJS.ProcessEnv) => {
+        const target = { slotDir, network: 'none' as const, seccompFd: SECCOMP_FD, ...(users[i] ? { user: users[i]! } : {}) };
+        const [bwrap, ...args] = bwrapArgv(config, layout, target, ['/bin/sh', '-c', command]);
+        const child = spawn(bwrap!, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env, ...(users[i] ?? {}) });
+        writeSeccompFilter(child, layout.seccompFilter!);
+        return child;
+      };
+      sibling = start(slot1, 1, `exec sleep ${n}`, { ...process.env, HPCSB_SIBLING_ENV: 'sibling-env-secret' });
       await eventually(() => pidsWithMarker(`sleep ${n}`).length >= 2, 5_000, 'the sibling sandbox to start');
       const targets = [process.pid, ...pidsWithMarker(`sleep ${n}`)];
       const probe = targets.map((pid) => `cat /proc/${pid}/root/workspace/secret.txt /proc/${pid}/root${slot1}/secret.txt /proc/${pid}/environ 2>&1`).join('; ');
-      const [, ...args] = bwrapArgv(config, layout, slot0, probe, true);
-      const run = spawnSync(bwrap!, args, { encoding: 'utf8' });
-      expect(run.stdout).toMatch(/Permission denied/);
+      const prober = start(slot0, 0, probe, process.env);
+      let stdout = '';
+      prober.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      await new Promise((resolve) => prober.once('close', resolve));
+      const run = { stdout };
+      expect(run.stdout).toMatch(/Permission denied|No such file or directory/);
       expect(run.stdout).not.toContain('slot-1-secret');
       expect(run.stdout).not.toContain('sibling-env-secret');
       expect(run.stdout).not.toContain('HPC_SANDBOX');
@@ -228,3 +267,11 @@ describeWith(['bwrap'], 'bubblewrap with the container /proc bound (the Docker c
     }
   });
 });
+
+function readFileSyncSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

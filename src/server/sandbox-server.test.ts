@@ -82,15 +82,18 @@ describe('sandbox server (in process, isolation off)', () => {
     expect(r.metadata).toMatchObject({ exit_code: 3, timeout: false, sandboxed: false, sandbox_fallback: true, fallback_reason: expect.stringContaining('off') });
   });
 
-  it('does not pass the token variable to commands, and passes the rest of its environment', async () => {
+  it('gives commands a clean environment: only the named variables cross, the token never', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hpcsb-unit-env-'));
     try {
-      const env = { ...process.env, HPC_SANDBOX_TOKEN: 'leak-me', HPCSB_PASSED_THROUGH: 'kept' };
-      const s = await startSandboxServer({ port: 0, host: '127.0.0.1', slots: 1, dataDir: dir, isolation: 'off', env });
+      const env = { ...process.env, HPC_SANDBOX_TOKEN: 'leak-me', HPCSB_PASSED_THROUGH: 'kept', HPCSB_NOT_NAMED: 'secret', LANG: 'C.UTF-8' };
+      const passEnv = ['HPCSB_PASSED_THROUGH', 'HPC_SANDBOX_TOKEN'];
+      const s = await startSandboxServer({ port: 0, host: '127.0.0.1', slots: 1, dataDir: dir, isolation: 'off', env, passEnv });
       await using c = new SandboxClient(s.url);
       try {
-        const r = await c.bash('slot_0', 'echo "[${HPC_SANDBOX_TOKEN:-unset}] [${HPCSB_PASSED_THROUGH:-unset}]"');
-        expect(r.output).toBe('[unset] [kept]');
+        const r = await c.bash('slot_0', 'echo "[${HPC_SANDBOX_TOKEN:-unset}] [${HPCSB_PASSED_THROUGH:-unset}] [${HPCSB_NOT_NAMED:-unset}]"; env | cut -d= -f1 | sort | tr "\\n" " "');
+        const [line, names] = r.output.split('\n');
+        expect(line).toBe('[unset] [kept] [unset]');
+        expect(names!.trim().split(' ').filter((name) => name !== '_' && name !== 'SHLVL' && name !== 'PWD')).toEqual(['HOME', 'HPCSB_PASSED_THROUGH', 'LANG', 'PATH', 'TERM', 'TZ', 'USER']);
       } finally {
         await s.close();
       }

@@ -21,6 +21,7 @@ import type { IsolationProbe } from './isolation.js';
 import { serverLog } from './log.js';
 import { removeReadyFile, writeReadyFile } from './ready-file.js';
 import { Slot } from './slot.js';
+import { commandEnv } from './command-env.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
 
 const log = serverLog('http');
@@ -41,8 +42,14 @@ export interface SandboxServerOptions {
   tokenFile?: string;
   isolation: IsolationMode;
   limits?: Partial<ServerLimitsConfig>;
-  /** Environment of commands (the token variable is always removed). @default process.env */
+  /** The server's environment: read for LANG, TERM, TZ and the `passEnv` names, and for PATH lookups. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** Server variables that commands see (`--pass-env`); nothing else of `env` crosses, the token never. */
+  passEnv?: readonly string[];
+  /** Grants bound into every slot, `SRC[:DEST][:ro|rw]` (`--expose`); a missing source stops the start. */
+  expose?: readonly string[];
+  /** First host uid of the per-slot users when the server runs as root. @default 2000000 */
+  uidBase?: number;
 }
 
 /** A listening sandbox server. */
@@ -98,10 +105,10 @@ type Route = (req: IncomingMessage, gone: AbortSignal) => Promise<{ status: numb
 export async function startSandboxServer(options: SandboxServerOptions, boot: SandboxBoot = beginBoot(options)): Promise<RunningSandboxServer> {
   const { started, dataDir, layout, isolation } = boot;
   const limits: ServerLimitsConfig = { ...DEFAULT_LIMITS, ...options.limits };
-  const orderedSlots = boot.slotDirs.map((dir, i) => new Slot(`slot_${i}`, dir));
+  const orderedSlots = boot.slotDirs.map((dir, i) => new Slot(`slot_${i}`, dir, boot.slotUsers[i]));
   const slots = new Map(orderedSlots.map((slot) => [slot.id, slot]));
-  const commandEnv: NodeJS.ProcessEnv = { ...(options.env ?? process.env) };
-  delete commandEnv[ENV.token];
+  const envFor = (sandboxed: boolean, slotDir: string): NodeJS.ProcessEnv =>
+    commandEnv({ serverEnv: options.env ?? process.env, passEnv: options.passEnv ?? [], home: sandboxed ? '/workspace' : slotDir, denied: [ENV.token] });
   let port = options.port;
   let closing = false;
 
@@ -129,12 +136,13 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
           case 'bash': {
             // Nobody waits for the answer any more: free the slot instead of running to the timeout.
             const signal = AbortSignal.any([slotSignal, clientGone]);
-            return bashTool(args, timeoutSeconds, { slotDir: slot.dir, isolation: probe!, mode: options.isolation, layout, env: commandEnv, maxOutputChars: limits.maxOutputChars, signal });
+            const sandbox = { slotDir: slot.dir, isolation: probe!, layout, env: envFor(probe!.config !== undefined, slot.dir), ...(slot.user ? { user: slot.user } : {}) };
+            return bashTool(args, timeoutSeconds, { sandbox, mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal });
           }
           case 'read_file':
             return readFileTool(slot.dir, args, limits.maxFileSize);
           default:
-            return writeFileTool(slot.dir, args, limits.maxFileSize);
+            return writeFileTool(slot.dir, args, limits.maxFileSize, slot.user);
         }
       }),
     );

@@ -1,6 +1,7 @@
 import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SlotStatus } from '../protocol/types.js';
+import { chownPath, type SlotUser } from './slot-user.js';
 
 /**
  * One workspace of the server. Work in a slot is serialised (one execution at a time, in arrival
@@ -18,6 +19,8 @@ export class Slot {
     readonly id: string,
     /** Real path of the workspace directory. */
     readonly dir: string,
+    /** Host identity of the slot's commands (root servers); the workspace belongs to it. */
+    readonly user?: SlotUser,
   ) {}
 
   /**
@@ -63,7 +66,10 @@ export class Slot {
    * inside `run`.
    */
   async empty(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    if ((await mkdir(this.dir, { recursive: true })) !== undefined) {
+      chownPath(this.dir, this.user);
+      if (this.user) await chmod(this.dir, 0o700);
+    }
     const removeContents = async (): Promise<void> => {
       const names = await readdir(this.dir);
       await Promise.all(names.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));

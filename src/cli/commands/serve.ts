@@ -3,6 +3,10 @@ import { ConfigError } from '../../errors.js';
 import { ENV } from '../../protocol/constants.js';
 import { resolveServeOptions, runSandboxServer, ServeOptionsError, type ServeFlags } from '../../server/main.js';
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 /**
  * `hpc-sandbox serve`: runs the sandbox server in this process, with the same flags and defaults
  * as the bundled `dist/sandbox-server.mjs` (both go through resolveServeOptions).
@@ -19,6 +23,9 @@ export function serveCommand(): Command {
     .addOption(
       new Option('--isolation <mode>', `bubblewrap isolation of bash: auto falls back to plain execution when bwrap is unusable, require refuses (default auto; also env ${ENV.isolation})`).choices(['auto', 'require', 'off']),
     )
+    .option('--expose <grant>', 'SRC[:DEST][:ro|rw]: bind a host path into every slot, read-only by default (repeatable; a missing SRC stops the start)', collect, [])
+    .option('--pass-env <name>', 'a server variable commands may see (repeatable; by default only PATH, HOME, LANG, TERM, TZ, USER; the token never)', collect, [])
+    .option('--uid-base <n>', 'as root, slot i runs its commands as host uid n+i (default 2000000)')
     .action(async (flags: ServeFlags) => {
       let options;
       try {

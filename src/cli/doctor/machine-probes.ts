@@ -1,9 +1,11 @@
-import { access, constants, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { which } from '../../common/which.js';
-import { findShell, hostRootEntries, probeIsolation } from '../../server/isolation.js';
+import { buildSandboxLayout } from '../../server/boot.js';
+import { probeIsolation } from '../../server/isolation.js';
+import { chownTree, DEFAULT_UID_BASE, slotUser } from '../../server/slot-user.js';
 import type { DoctorRow } from './doctor-row.js';
 
 /** Probes never take long: a hung tool must not hang `doctor`. */
@@ -84,14 +86,22 @@ export async function probeBwrap(env: NodeJS.ProcessEnv = process.env): Promise<
   try {
     const slotDir = join(dataRoot, 'slot_0');
     await mkdir(slotDir);
-    const layout = { dataRoot, hiddenFiles: [], shell: findShell(env), rootEntries: hostRootEntries() };
-    const { report } = await probeIsolation('auto', layout, slotDir, env);
+    // As a server started here would: slot 0's unprivileged uid (root only) must reach its slot.
+    await chmod(dataRoot, 0o711);
+    const user = slotUser(0, DEFAULT_UID_BASE);
+    if (user) chownTree(slotDir, user);
+    const layout = buildSandboxLayout({ dataRoot, env });
+    const { report } = await probeIsolation('auto', layout, slotDir, env, user);
     const details: Record<string, string> = { path: bwrap, version };
     if (report.probe_ms !== null) details.probe_ms = String(report.probe_ms);
     if (!report.active) return { area: 'isolation', name: 'bwrap', status: 'missing', summary: `${version}: ${report.reason ?? 'unusable'}; slots run unisolated`, details };
-    const how = `${report.user_namespace ? 'userns' : 'no userns (root)'} + ${report.proc_mode === 'proc' ? '--proc /proc' : '--bind /proc'}`;
-    const weaker = report.proc_mode === 'bind';
-    return { area: 'isolation', name: 'bwrap', status: weaker ? 'warn' : 'ok', summary: `${version}; proc mode: ${how}${weaker ? ' (host /proc visible)' : ''}`, details };
+    const how = `userns + ${report.proc_mode === 'proc' ? '--proc /proc' : '--bind /proc'}`;
+    const network = report.network.open === 'stack' ? 'own network namespace behind pasta' : `shared host network (${report.network.reason})`;
+    details.network = network;
+    if (report.uid !== null) details.uid = String(report.uid);
+    const weaker = report.proc_mode === 'bind' || report.network.open !== 'stack';
+    const summary = `${version}; proc mode: ${how}${report.proc_mode === 'bind' ? ' (host /proc visible)' : ''}; seccomp ${report.seccomp ? 'on' : 'off'}; network: ${network}`;
+    return { area: 'isolation', name: 'bwrap', status: weaker ? 'warn' : 'ok', summary, details };
   } finally {
     await rm(dataRoot, { recursive: true, force: true });
   }

@@ -39,6 +39,7 @@ describe('CharliecloudDriver', () => {
         '--slots', '2',
         '--data-dir', '/data',
         '--isolation', 'auto',
+        '--pass-env', 'MODE', '--pass-env', 'SELF_URL', '--pass-env', 'HF_TOKEN', '--pass-env', 'NOT_SET_ON_HOST',
       ],
       env: { PATH: '/host/bin:/host/sbin', USER: 'alice', LANG: 'C.UTF-8' },
       processGroup: true,

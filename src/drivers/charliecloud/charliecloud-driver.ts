@@ -7,7 +7,7 @@ import { ConfigError } from '../../errors.js';
 import { defaultImageRef } from '../../images/image-format.js';
 import { PLACEHOLDERS, type Detection, type Driver, type ExecLaunchPlan, type PlanOptions, type SandboxSpec } from '../driver.js';
 import { DEFAULT_LANG, DEFAULT_PATH, sandboxEnv } from '../sandbox-env.js';
-import { HOST_NETWORK_IN_IMAGE, IMAGE_DATA_DIR, IMAGE_SERVER_PATH, serverArgs } from '../server-command.js';
+import { exposeBinds, HOST_NETWORK_IN_IMAGE, IMAGE_DATA_DIR, IMAGE_SERVER_PATH, serverArgs } from '../server-command.js';
 
 export interface CharliecloudDriverOptions {
   /** Where `ch-run` is looked up and USER is read. @default process.env */
@@ -68,6 +68,7 @@ export class CharliecloudDriver implements Driver {
         '-t',
         '-b',
         `${PLACEHOLDERS.dataDir}:${IMAGE_DATA_DIR}`,
+        ...exposeBinds(spec).flatMap((bind) => ['-b', `${bind.source}:${bind.target}`]),
         '-c',
         IMAGE_DATA_DIR,
         image,

@@ -41,6 +41,7 @@ describe('DockerDriver', () => {
         '--slots', '2',
         '--data-dir', '/data',
         '--isolation', 'auto',
+        '--pass-env', 'MODE', '--pass-env', 'SELF_URL', '--pass-env', 'HF_TOKEN', '--pass-env', 'NOT_SET_ON_HOST',
       ],
       env: {
         PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',

@@ -3,7 +3,7 @@ import type { ContainerLaunchPlan, Detection, Driver, PlanOptions, SandboxSpec }
 import { PLACEHOLDERS } from '../driver.js';
 import { LABEL_PREFIX, SESSION_ID_LABEL, sessionId } from '../labels.js';
 import { DEFAULT_LANG, DEFAULT_PATH, sandboxEnv } from '../sandbox-env.js';
-import { CONTAINER_PORT, IMAGE_DATA_DIR, IMAGE_SERVER_PATH, serverArgs } from '../server-command.js';
+import { CONTAINER_PORT, exposeBinds, IMAGE_DATA_DIR, IMAGE_SERVER_PATH, serverArgs } from '../server-command.js';
 import { DockerEngine, dockerEndpoint } from './docker-engine.js';
 
 export interface DockerDriverOptions {
@@ -58,7 +58,7 @@ export class DockerDriver implements Driver {
       command: ['node', IMAGE_SERVER_PATH, ...serverArgs(spec, { host: '0.0.0.0', port: String(CONTAINER_PORT), dataDir: IMAGE_DATA_DIR })],
       env: sandboxEnv(spec, hostEnv, { PATH: DEFAULT_PATH, HOME: '/tmp', LANG: DEFAULT_LANG }),
       containerPort: CONTAINER_PORT,
-      binds: [{ source: PLACEHOLDERS.dataDir, target: IMAGE_DATA_DIR }],
+      binds: [{ source: PLACEHOLDERS.dataDir, target: IMAGE_DATA_DIR }, ...exposeBinds(spec)],
       securityOpts: unconfined ? [...UNCONFINED_SECURITY_OPTS] : [],
       labels: {
         [`${LABEL_PREFIX}.managed`]: 'true',

@@ -48,7 +48,7 @@ export class ProcessDriver implements Driver {
       argv: [
         this.#nodePath,
         this.#bundlePath,
-        ...serverArgs(spec, { host: PLACEHOLDERS.bindHost, port: PLACEHOLDERS.port, dataDir: PLACEHOLDERS.dataDir }),
+        ...serverArgs(spec, { host: PLACEHOLDERS.bindHost, port: PLACEHOLDERS.port, dataDir: PLACEHOLDERS.dataDir }, 'host-paths'),
       ],
       env: sandboxEnv(spec, hostEnv, { PATH: DEFAULT_PATH, HOME: PLACEHOLDERS.dataDir, LANG: DEFAULT_LANG }),
       // The server's shells and bwrap children go down with it when the group is signalled.

@@ -38,6 +38,7 @@ describe('SingularityDriver', () => {
         '--slots', '2',
         '--data-dir', '/data',
         '--isolation', 'auto',
+        '--pass-env', 'MODE', '--pass-env', 'SELF_URL', '--pass-env', 'HF_TOKEN', '--pass-env', 'NOT_SET_ON_HOST',
       ],
       env: {
         PATH: '/host/bin:/host/sbin',

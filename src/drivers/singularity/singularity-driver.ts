@@ -6,7 +6,7 @@ import { ConfigError } from '../../errors.js';
 import { defaultImageRef } from '../../images/image-format.js';
 import { PLACEHOLDERS, type Detection, type Driver, type ExecLaunchPlan, type PlanOptions, type SandboxSpec } from '../driver.js';
 import { DEFAULT_LANG, DEFAULT_PATH, sandboxEnv } from '../sandbox-env.js';
-import { HOST_NETWORK_IN_IMAGE, IMAGE_DATA_DIR, IMAGE_SERVER_PATH, serverArgs } from '../server-command.js';
+import { exposeBinds, HOST_NETWORK_IN_IMAGE, IMAGE_DATA_DIR, IMAGE_SERVER_PATH, serverArgs } from '../server-command.js';
 
 /** The two names the runtime goes by; Apptainer is preferred (it also honours `SINGULARITYENV_`). */
 export type SingularityBinary = 'apptainer' | 'singularity';
@@ -97,6 +97,7 @@ export class SingularityDriver implements Driver {
         '--cleanenv',
         '--bind',
         `${PLACEHOLDERS.dataDir}:${IMAGE_DATA_DIR}`,
+        ...exposeBinds(spec).flatMap((bind) => ['--bind', `${bind.source}:${bind.target}:${bind.readOnly ? 'ro' : 'rw'}`]),
         '--pwd',
         IMAGE_DATA_DIR,
         spec.image ?? this.#image ?? defaultImageRef('sif'),

@@ -97,6 +97,7 @@ export function sandboxSpecFor(suite: ResolvedSuite, driver: DriverName): Sandbo
     isolation: sandbox.isolation,
     token: sandbox.token,
     unconfined: sandbox.unconfined ?? (driver === 'docker' || driver === 'podman' ? true : undefined),
+    ...(sandbox.expose.length ? { expose: sandbox.expose.map((grant) => ({ ...grant })) } : {}),
   };
 }
 

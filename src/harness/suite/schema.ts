@@ -54,6 +54,18 @@ const sandboxSchema = z
     images: z.partialRecord(driverName, z.string().min(1)).default({}),
     /** How long a placement may take to answer /health. */
     healthTimeoutMs: z.number().int().positive().default(120_000),
+    /** Grants: host paths every slot sees (a dataset read-only, a shared scratch read-write). */
+    expose: z
+      .array(
+        z
+          .object({
+            source: z.string().startsWith('/', { error: 'must be an absolute host path' }),
+            dest: z.string().startsWith('/', { error: 'must be an absolute path inside the sandbox' }).optional(),
+            mode: z.enum(['ro', 'rw'], { error: oneOf('grant mode', ['ro', 'rw']) }).default('ro'),
+          })
+          .strict(),
+      )
+      .default([]),
   })
   .strict()
   .superRefine((sandbox, ctx) => {

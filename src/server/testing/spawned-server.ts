@@ -26,6 +26,8 @@ export interface SpawnedServer extends AsyncDisposable {
 export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}, runAs?: { uid: number; gid: number }): Promise<SpawnedServer> {
   const root = await mkdtemp(join(tmpdir(), 'hpcsb-server-'));
   const dataDir = join(root, 'data');
+  // Slots run as unprivileged uids (as root) that must be able to walk to their directories.
+  await chmod(root, 0o711);
   if (runAs) {
     await chmod(root, 0o755);
     await mkdir(dataDir);

@@ -11,4 +11,4 @@ while :; do
 done
 mkdir -p '/shared/hpcsb/golden-0000/alloc/data'
 : > '/shared/hpcsb/golden-0000/started'
-exec env -i 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'HOME=/shared/hpcsb/golden-0000/alloc/data' 'LANG=C.UTF-8' 'HF_TOKEN=hf_123' 'MODE=golden' 'SELF_URL=http://0.0.0.0:'"$HPC_SANDBOX_PORT" 'HPC_SANDBOX_TOKEN=t0ken' '<node>' '<bundle>' '--host' '0.0.0.0' '--port' "$HPC_SANDBOX_PORT" '--slots' '2' '--data-dir' '/shared/hpcsb/golden-0000/alloc/data' '--isolation' 'auto'
+exec env -i 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'HOME=/shared/hpcsb/golden-0000/alloc/data' 'LANG=C.UTF-8' 'HF_TOKEN=hf_123' 'MODE=golden' 'SELF_URL=http://0.0.0.0:'"$HPC_SANDBOX_PORT" 'HPC_SANDBOX_TOKEN=t0ken' '<node>' '<bundle>' '--host' '0.0.0.0' '--port' "$HPC_SANDBOX_PORT" '--slots' '2' '--data-dir' '/shared/hpcsb/golden-0000/alloc/data' '--isolation' 'auto' '--pass-env' 'MODE' '--pass-env' 'SELF_URL' '--pass-env' 'HF_TOKEN' '--pass-env' 'NOT_SET_ON_HOST'

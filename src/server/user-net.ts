@@ -1,0 +1,29 @@
+import { findOnPath } from './find-on-path.js';
+
+/**
+ * Outbound network for a slot without a way back: the sandbox always gets its own network
+ * namespace; with `allow_network: true` a user-mode stack (passt's `pasta`) gives it an interface
+ * and a default route that reach the outside as the slot's uid would, while the host's loopback
+ * (the sandbox server's own port, every other local service, abstract unix sockets) stays out of
+ * reach: `--no-map-gw` keeps the gateway from being mapped to the host, and no port is forwarded
+ * either way. pasta creates the user and network namespaces and starts bwrap inside them, so it
+ * needs no access to the sandbox's processes (attaching to a running bwrap child needs ptrace
+ * rights on it, which an unprivileged uid does not have; slirp4netns only works that way, so it is
+ * not used).
+ */
+export interface NetworkStack {
+  kind: 'pasta';
+  path: string;
+}
+
+export function findNetworkStack(env: NodeJS.ProcessEnv = process.env): NetworkStack | undefined {
+  const path = findOnPath('pasta', env);
+  return path ? { kind: 'pasta', path } : undefined;
+}
+
+/** The argv that runs `program` (bwrap) in a fresh user + network namespace behind pasta. */
+export function networkStackArgv(stack: NetworkStack, program: readonly string[]): string[] {
+  // -l /dev/null: pasta reports to syslog, and where there is none it prints "Failed to send N
+  // bytes to syslog" on the command's stderr.
+  return [stack.path, '--config-net', '--quiet', '-l', '/dev/null', '--no-map-gw', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', '--', ...program];
+}
