@@ -15,11 +15,11 @@ export const REQUIRED_PROGRAMS = ['sh'] as const;
 
 /**
  * Programs copied when the host has them: bash (the server prefers it), bwrap (slot isolation),
- * tmux (the server's stateful terminal sessions) and a few basic tools that bash checks and agents
+ * pasta (passt's binaries: the slots' own network), tmux (the server's stateful terminal sessions) and a few basic tools that bash checks and agents
  * reach for.
  */
 export const OPTIONAL_PROGRAMS = [
-  'bash', 'bwrap', 'tmux',
+  'bash', 'bwrap', 'tmux', 'pasta', 'passt', 'passt.avx2', 'ip',
   'ls', 'cat', 'mkdir', 'rm', 'env', 'cp', 'mv', 'touch', 'ln', 'chmod', 'readlink', 'pwd', 'echo', 'printf',
   'true', 'false', 'sleep', 'id', 'uname', 'basename', 'dirname', 'head', 'tail', 'wc', 'sort', 'tr', 'cut',
   'tee', 'grep', 'sed', 'find', 'xargs', 'timeout', 'kill',

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, realpathSync } from 'node:fs';
+import { chmodSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { IsolationMode } from '../protocol/types.js';
 import { findShell, probeIsolation, type IsolationProbe, type SandboxLayout } from './isolation.js';
@@ -77,6 +77,9 @@ export function beginBoot(options: BootOptions): SandboxBoot {
   const slotDirs = Array.from({ length: options.slots }, (_, i) => join(dataDir, `slot_${i}`));
   const isolating = options.isolation !== 'off';
   const slotUsers = slotDirs.map((_, i) => (isolating ? slotUser(i, options.uidBase ?? DEFAULT_UID_BASE) : undefined));
+  // The data dir is the server's own: other users may pass through it (they cannot list it) to
+  // reach their slot. Its ancestors are the operator's: an unsearchable one is reported.
+  if (slotUsers[0] && (statSync(dataDir).mode & 0o001) === 0) chmodSync(dataDir, (statSync(dataDir).mode & 0o7777) | 0o711);
   const blocked = slotUsers[0] ? unsearchableAncestors(dataDir) : [];
   if (blocked.length > 0) {
     throw new DataDirUnreachableError(

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, posix } from 'node:path';
 
 /**
@@ -57,7 +57,7 @@ export function systemRootEntries(root = '/'): RootEntry[] {
  * /etc/sudoers, a munge key, whatever the site added. A masked directory is not descended into.
  * Symlinks are left alone: their target is masked (or not) where it lies.
  */
-export function unreadableEtcEntries(etc = '/etc', limit = 20_000): EtcMask[] {
+export function unreadableEtcEntries(etc = '/etc', limit = 20_000, mountPoints = readMountPoints()): EtcMask[] {
   const masks: EtcMask[] = [];
   let visited = 0;
   const walk = (dir: string): void => {
@@ -77,6 +77,9 @@ export function unreadableEtcEntries(etc = '/etc', limit = 20_000): EtcMask[] {
       } catch {
         continue;
       }
+      // A file the container runtime bound in itself (ch-run's /etc/passwd and /etc/group) cannot
+      // be covered by bwrap (the mount fails); it is the runtime's, made for this user.
+      if (mountPoints.has(path)) continue;
       if (entry.isDirectory()) {
         if ((mode & 0o005) !== 0o005) masks.push({ path, kind: 'dir' });
         else walk(path);
@@ -142,5 +145,15 @@ export function isExecutable(file: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Mount points of this process's mount namespace (from /proc/self/mountinfo; octal escapes decoded). */
+export function readMountPoints(): Set<string> {
+  try {
+    const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+    return new Set(lines.map((line) => line.split(' ')[4]).filter((p): p is string => !!p).map((p) => p.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))));
+  } catch {
+    return new Set();
   }
 }

@@ -1,4 +1,4 @@
-import { chownSync, lchownSync, readdirSync } from 'node:fs';
+import { chownSync, lchownSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The host identity a slot's commands run as. */
@@ -20,9 +20,25 @@ export const DEFAULT_UID_BASE = 2_000_000;
  * signal its processes, and per-user rlimits (processes) count per slot. Without root the server
  * cannot switch users: commands run as the server's own uid inside their user namespace.
  */
-export function slotUser(index: number, uidBase: number, isRoot = process.getuid?.() === 0): SlotUser | undefined {
+export function slotUser(index: number, uidBase: number, isRoot = process.getuid?.() === 0, uidMap = readUidMap()): SlotUser | undefined {
   if (!isRoot) return undefined;
-  return { uid: uidBase + index, gid: uidBase + index };
+  const uid = uidBase + index;
+  // Inside a user namespace with a single mapping (ch-run, a rootless engine) the slot uid does not
+  // exist: switching to it would fail. Commands then run as the server, inside their own namespace.
+  if (!uidMap.some(([inside, , count]) => uid >= inside && uid < inside + count)) return undefined;
+  return { uid, gid: uid };
+}
+
+/** /proc/self/uid_map as [inside, outside, count] triples; the initial namespace maps everything. */
+export function readUidMap(): Array<[number, number, number]> {
+  try {
+    return readFileSync('/proc/self/uid_map', 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/).map(Number) as [number, number, number]);
+  } catch {
+    return [[0, 0, 4_294_967_295]];
+  }
 }
 
 /** Gives `path` and everything below it to `user`, never following symlinks. */

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,8 @@ export class LocalScheduler implements Scheduler {
       }
       this.#ownsBaseDir = true;
       this.#baseDirPath = await mkdtemp(join(tmpdir(), 'hpc-sandbox-local-'));
+      // A root sandbox server runs each slot as its own unprivileged uid, which must walk to its slot.
+      await chmod(this.#baseDirPath, 0o711);
       return this.#baseDirPath;
     })();
     return this.#baseDir;

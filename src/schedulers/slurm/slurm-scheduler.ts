@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tail } from '../../common/exec.js';
@@ -99,6 +99,8 @@ export class SlurmScheduler implements Scheduler {
         return this.#options.baseDir;
       }
       this.#ownedBaseDir = await mkdtemp(join(tmpdir(), 'hpc-sandbox-slurm-'));
+      // A root sandbox server runs each slot as its own unprivileged uid, which must walk to its slot.
+      await chmod(this.#ownedBaseDir, 0o711);
       return this.#ownedBaseDir;
     })();
     return this.#baseDir;
