@@ -135,6 +135,8 @@ export interface HealthResponse {
   auth: boolean;
   isolation: IsolationReport;
   limits: ServerLimits;
+  /** Per-slot resource limits and how they are enforced; null without isolation. */
+  slot_limits: Record<string, unknown> | null;
   uptime_ms: number;
 }
 

@@ -1,5 +1,6 @@
 import type { IsolationMode } from '../protocol/types.js';
 import { runCommand } from './run-command.js';
+import { limitHit } from './slot-limits.js';
 import { networkFor, spawnInSandbox, type SlotSandboxContext } from './sandbox-spawn.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
 
@@ -63,6 +64,12 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
     ...(sandboxed ? {} : { sandbox_fallback: true, fallback_reason: report.reason ?? 'bubblewrap unusable' }),
     ...(sandboxed && network === 'host' ? { network_degraded: true, network_reason: report.network.reason } : {}),
   };
+  // A limit the command ran into is named even when a later step of it succeeded (`cmd > big; ls`).
+  const limit = sandbox.layout.limits && !outcome.timedOut && !outcome.aborted ? limitHit(outcome) : undefined;
+  if (limit && outcome.exitCode !== 0) {
+    return toolFailure(200, `Command hit the slot's ${limit.replace('_', ' ')} limit (exit code ${outcome.exitCode}); the limits are in /health slot_limits`, { ...metadata, limit }, output);
+  }
+  if (limit) Object.assign(metadata, { limit });
   if (outcome.spawnError !== undefined) {
     return toolFailure(200, `Failed to start ${sandboxed ? report.bwrap_path : program[0]} for slot ${sandbox.slotDir}: ${outcome.spawnError} (POST /reset recreates a removed slot)`, metadata);
   }

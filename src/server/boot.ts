@@ -4,6 +4,7 @@ import type { IsolationMode } from '../protocol/types.js';
 import { findShell, probeIsolation, type IsolationProbe, type SandboxLayout } from './isolation.js';
 import { hostSeccompArch, seccompFilterBytes } from './seccomp-filter.js';
 import { GrantError, parseGrant, systemRootEntries, unreadableEtcEntries, unsearchableAncestors, type Grant } from './sandbox-view.js';
+import { DEFAULT_SLOT_LIMITS, type SlotLimits } from './slot-limits.js';
 import { chownTree, DEFAULT_UID_BASE, slotUser, type SlotUser } from './slot-user.js';
 import { findNetworkStack } from './user-net.js';
 
@@ -18,6 +19,8 @@ export interface BootOptions {
   expose?: readonly string[];
   /** First host uid of the per-slot users when the server runs as root. @default DEFAULT_UID_BASE */
   uidBase?: number;
+  /** Per-slot resource limits. @default DEFAULT_SLOT_LIMITS */
+  slotLimits?: Partial<SlotLimits>;
 }
 
 /**
@@ -43,7 +46,7 @@ export interface SandboxBoot {
  * The sandbox layout of this host: its system trees, the /etc masks, the shell, the seccomp filter
  * for this architecture (where the table knows it) and pasta where installed.
  */
-export function buildSandboxLayout(options: { dataRoot: string; env?: NodeJS.ProcessEnv; grants?: Grant[]; hiddenFiles?: string[]; isolating?: boolean }): SandboxLayout {
+export function buildSandboxLayout(options: { dataRoot: string; env?: NodeJS.ProcessEnv; grants?: Grant[]; hiddenFiles?: string[]; isolating?: boolean; limits?: SlotLimits }): SandboxLayout {
   const env = options.env ?? process.env;
   const arch = hostSeccompArch();
   const networkStack = findNetworkStack(env);
@@ -56,6 +59,7 @@ export function buildSandboxLayout(options: { dataRoot: string; env?: NodeJS.Pro
     grants: options.grants ?? [],
     ...((options.isolating ?? true) && arch ? { seccompFilter: seccompFilterBytes(arch) } : {}),
     ...(networkStack ? { networkStack } : {}),
+    limits: options.limits ?? DEFAULT_SLOT_LIMITS,
   };
 }
 
@@ -99,7 +103,7 @@ export function beginBoot(options: BootOptions): SandboxBoot {
   const probeDir = slotDirs[0] ?? dataDir;
   prepareSlot(0);
   const env = options.env ?? process.env;
-  const layout = buildSandboxLayout({ dataRoot: dataDir, env, grants, isolating, hiddenFiles: options.tokenFile ? [resolve(options.tokenFile)] : [] });
+  const layout = buildSandboxLayout({ dataRoot: dataDir, env, grants, isolating, hiddenFiles: options.tokenFile ? [resolve(options.tokenFile)] : [], limits: { ...DEFAULT_SLOT_LIMITS, ...options.slotLimits } });
   const isolation = probeIsolation(options.isolation, layout, probeDir, env, slotUsers[0]);
   // The other slots while the probe runs: synchronous, as a thread-pool round trip costs more
   // than a few mkdir calls, and the HTTP side is loaded right after on this same thread.

@@ -5,6 +5,7 @@ import type { IsolationMode, IsolationReport, NetworkMode } from '../protocol/ty
 import { findOnPath } from './find-on-path.js';
 import { serverLog } from './log.js';
 import type { EtcMask, Grant, RootEntry } from './sandbox-view.js';
+import type { SlotLimits } from './slot-limits.js';
 import type { SlotUser } from './slot-user.js';
 import { networkStackArgv, type NetworkStack } from './user-net.js';
 
@@ -37,6 +38,8 @@ export interface SandboxLayout {
   seccompFilter?: Buffer;
   /** User-mode network stack for `allow_network: true`; undefined: none here. */
   networkStack?: NetworkStack;
+  /** Resource limits of every sandbox; undefined: none (tests of the argv). */
+  limits?: SlotLimits;
 }
 
 /** One sandbox to start: which slot, as whom, with what network. */
@@ -96,6 +99,7 @@ export function bwrapArgv(config: BwrapConfig, layout: SandboxLayout, target: Sa
   argv.push('--dev', '/dev');
   argv.push(...(config.procMode === 'proc' ? ['--proc', '/proc'] : ['--bind', '/proc', '/proc']));
   argv.push('--ro-bind', '/proc/sys', '/proc/sys');
+  if (layout.limits) argv.push('--size', String(layout.limits.tmpBytes));
   argv.push('--tmpfs', '/tmp');
   for (const file of layout.hiddenFiles) {
     if (inView(file, layout)) argv.push('--ro-bind', '/dev/null', file);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isEnvName } from './command-env.js';
+import { DEFAULT_SLOT_LIMITS, type SlotLimits } from './slot-limits.js';
 import { DEFAULT_UID_BASE } from './slot-user.js';
 import { ENV } from '../protocol/constants.js';
 import type { IsolationMode } from '../protocol/types.js';
@@ -24,6 +25,10 @@ export interface ServeFlags {
   /** Repeatable. */
   passEnv?: string[];
   uidBase?: string;
+  maxProcs?: string;
+  maxMemory?: string;
+  maxFileSize?: string;
+  tmpSize?: string;
 }
 
 export const SERVE_USAGE = `Usage: sandbox-server [options]
@@ -42,6 +47,10 @@ Options:
   --pass-env <name>    a server variable commands may see (repeatable; by default they get
                        only PATH, HOME, LANG, TERM, TZ and USER; the token never crosses)
   --uid-base <n>       as root, slot i runs as host uid n+i (default ${DEFAULT_UID_BASE})
+  --max-procs <n>      processes per slot (default ${DEFAULT_SLOT_LIMITS.maxProcesses})
+  --max-memory <size>  address space per process, e.g. 8G (default ${DEFAULT_SLOT_LIMITS.maxMemoryBytes / 1024 ** 3}G)
+  --max-file-size <size>  largest file a command may write (default ${DEFAULT_SLOT_LIMITS.maxFileBytes / 1024 ** 3}G)
+  --tmp-size <size>    size of each sandbox's /tmp (default ${DEFAULT_SLOT_LIMITS.tmpBytes / 1024 ** 2}M)
   -h, --help           show this help
 `;
 
@@ -49,6 +58,18 @@ function integer(flag: string, value: string, min: number, max: number): number 
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
     throw new ServeOptionsError(`Expected \`--${flag}\` to be an integer from ${min} to ${max}, got \`${value}\``);
+  }
+  return n;
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** `512M`, `2G`, `1048576`: bytes, at least 1 MiB. */
+function bytes(flag: string, value: string): number {
+  const match = /^(\d+)([KMGT]?)i?B?$/i.exec(value.trim());
+  const n = match ? Number(match[1]) * UNITS[match[2]!.toUpperCase()]! : NaN;
+  if (!Number.isSafeInteger(n) || n < 1024 * 1024) {
+    throw new ServeOptionsError(`Expected \`--${flag}\` to be a size of at least 1M (e.g. 512M, 2G), got \`${value}\``);
   }
   return n;
 }
@@ -77,6 +98,12 @@ export function resolveServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv = 
     options.passEnv = flags.passEnv;
   }
   if (flags.uidBase !== undefined) options.uidBase = integer('uid-base', flags.uidBase, 1_000, 4_000_000_000);
+  const slotLimits: Partial<SlotLimits> = {};
+  if (flags.maxProcs !== undefined) slotLimits.maxProcesses = integer('max-procs', flags.maxProcs, 8, 1_000_000);
+  if (flags.maxMemory !== undefined) slotLimits.maxMemoryBytes = bytes('max-memory', flags.maxMemory);
+  if (flags.maxFileSize !== undefined) slotLimits.maxFileBytes = bytes('max-file-size', flags.maxFileSize);
+  if (flags.tmpSize !== undefined) slotLimits.tmpBytes = bytes('tmp-size', flags.tmpSize);
+  if (Object.keys(slotLimits).length > 0) options.slotLimits = slotLimits;
   if (flags.tokenFile !== undefined) {
     let token: string;
     try {
@@ -104,6 +131,10 @@ const FLAG_NAMES: Record<string, keyof ServeFlags> = {
   '--expose': 'expose',
   '--pass-env': 'passEnv',
   '--uid-base': 'uidBase',
+  '--max-procs': 'maxProcs',
+  '--max-memory': 'maxMemory',
+  '--max-file-size': 'maxFileSize',
+  '--tmp-size': 'tmpSize',
 };
 
 const REPEATABLE = new Set<keyof ServeFlags>(['expose', 'passEnv']);

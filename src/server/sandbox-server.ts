@@ -22,6 +22,7 @@ import { serverLog } from './log.js';
 import { removeReadyFile, writeReadyFile } from './ready-file.js';
 import { Slot } from './slot.js';
 import { commandEnv } from './command-env.js';
+import { describeLimits, type SlotLimits } from './slot-limits.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
 
 const log = serverLog('http');
@@ -50,6 +51,8 @@ export interface SandboxServerOptions {
   expose?: readonly string[];
   /** First host uid of the per-slot users when the server runs as root. @default 2000000 */
   uidBase?: number;
+  /** Per-slot resource limits (`--max-procs`, `--max-memory`, `--max-file-size`, `--tmp-size`). */
+  slotLimits?: Partial<SlotLimits>;
 }
 
 /** A listening sandbox server. */
@@ -175,6 +178,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
           max_body_bytes: limits.maxBodyBytes,
           max_timeout_seconds: limits.maxTimeoutSeconds,
         },
+        slot_limits: layout.limits ? describeLimits(layout.limits, boot.slotUsers[0] !== undefined) : null,
         uptime_ms: Math.round(performance.now() - started),
       };
       return { status: 200, body };

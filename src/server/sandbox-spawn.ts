@@ -2,6 +2,7 @@ import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import type { Stream } from 'node:stream';
 import type { NetworkMode } from '../protocol/types.js';
 import { bwrapArgv, SECCOMP_FD, writeSeccompFilter, type IsolationProbe, type SandboxLayout } from './isolation.js';
+import { limitsPrefix } from './slot-limits.js';
 import type { SlotUser } from './slot-user.js';
 
 /** What a slot's sandbox is made of: the probe's result, the layout, the slot and the command environment. */
@@ -45,14 +46,15 @@ export function spawnInSandbox(context: SlotSandboxContext, program: readonly st
   const stdio: StdioEntry[] = [...(options.stdio ?? ['ignore', 'pipe', 'pipe'])];
   const detached = options.detached ?? true;
   const identity = context.user ? { uid: context.user.uid, gid: context.user.gid } : {};
+  const limited = context.layout.limits ? [...limitsPrefix(context.layout.shell, context.layout.limits), ...program] : program;
   if (config) {
     const filter = context.layout.seccompFilter;
     if (filter) stdio[SECCOMP_FD] = 'pipe';
     const target = { slotDir: context.slotDir, network: networkFor(context, options.allowNetwork), ...(context.user ? { user: context.user } : {}), ...(filter ? { seccompFd: SECCOMP_FD } : {}) };
-    const argv = bwrapArgv(config, context.layout, target, program);
+    const argv = bwrapArgv(config, context.layout, target, limited);
     const child = spawn(argv[0]!, argv.slice(1), { cwd: '/', env: context.env, detached, stdio, ...identity });
     if (filter) writeSeccompFilter(child, filter);
     return child;
   }
-  return spawn(program[0]!, program.slice(1), { cwd: context.slotDir, env: { ...context.env, PWD: context.slotDir, HOME: context.slotDir }, detached, stdio, ...identity });
+  return spawn(limited[0]!, limited.slice(1), { cwd: context.slotDir, env: { ...context.env, PWD: context.slotDir, HOME: context.slotDir }, detached, stdio, ...identity });
 }

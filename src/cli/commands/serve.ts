@@ -26,6 +26,10 @@ export function serveCommand(): Command {
     .option('--expose <grant>', 'SRC[:DEST][:ro|rw]: bind a host path into every slot, read-only by default (repeatable; a missing SRC stops the start)', collect, [])
     .option('--pass-env <name>', 'a server variable commands may see (repeatable; by default only PATH, HOME, LANG, TERM, TZ, USER; the token never)', collect, [])
     .option('--uid-base <n>', 'as root, slot i runs its commands as host uid n+i (default 2000000)')
+    .option('--max-procs <n>', 'processes per slot (default 512)')
+    .option('--max-memory <size>', 'address space per process of a command, e.g. 8G (default 8G)')
+    .option('--max-file-size <size>', 'largest file a command may write (default 1G)')
+    .option('--tmp-size <size>', "size of each sandbox's /tmp tmpfs (default 512M)")
     .action(async (flags: ServeFlags) => {
       let options;
       try {
