@@ -39,6 +39,8 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hpcsb-cli-'));
+    // A root sandbox server runs each slot as its own unprivileged uid, which must walk to its slot.
+    await import('node:fs/promises').then((fs) => fs.chmod(dir, 0o711));
     tmp = join(dir, 'tmp');
     await import('node:fs/promises').then((fs) => fs.mkdir(tmp));
   });

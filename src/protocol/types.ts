@@ -95,6 +95,8 @@ export interface IsolationReport {
   shell: string;
   /** Host uid commands run as (slot_0's when the server runs as root: one uid per slot from `--uid-base`). */
   uid: number | null;
+  /** What refuses a nested user namespace to commands (absent when isolation is not active). */
+  nested_userns_blocked_by?: string;
   /** A seccomp filter denies mount, namespaces, modules, kexec, bpf, keyrings, clocks and the like. */
   seccomp: boolean;
   /** What `allow_network` gives: `open` is `stack` (own namespace behind pasta) or `host` (shared, degraded, with `reason`). */

@@ -64,7 +64,7 @@ describe('probeIsolation', () => {
 });
 
 describe('bwrapArgv', () => {
-  const config = { bwrapPath: '/usr/bin/bwrap', procMode: 'proc' as const };
+  const config = { bwrapPath: '/usr/bin/bwrap', procMode: 'proc' as const, disableUserns: true };
   const user = { uid: 2_000_003, gid: 2_000_003 };
 
   it('shows only the system trees, /etc with its masks and the grants; binds the slot at /workspace; runs as the slot uid', () => {
@@ -96,8 +96,11 @@ describe('bwrapArgv', () => {
     expect(shared).not.toContain('--unshare-net');
   });
 
-  it('always creates a user namespace; binds the container /proc as the second choice', () => {
-    expect(candidateConfigs('/usr/bin/bwrap').map((c) => c.procMode)).toEqual(['proc', 'bind']);
+  it('always creates a user namespace; binds the container /proc as the second choice; leaves nested userns to seccomp alone only with a filter', () => {
+    const label = (c: { procMode: string; disableUserns: boolean }) => `${c.procMode}${c.disableUserns ? '+disable-userns' : ''}`;
+    expect(candidateConfigs('/usr/bin/bwrap').map(label)).toEqual(['proc+disable-userns', 'bind+disable-userns', 'proc', 'bind']);
+    expect(candidateConfigs('/usr/bin/bwrap', false).map(label)).toEqual(['proc+disable-userns', 'bind+disable-userns']);
+    expect(bwrapArgv({ ...config, disableUserns: false }, layout('/data'), { slotDir: '/data/slot_0', network: 'none' }, ['true'])).not.toContain('--disable-userns');
     const text = bwrapArgv({ ...config, procMode: 'bind' }, layout('/srv/alloc/data'), { slotDir: '/srv/alloc/data/slot_1', network: 'none' }, ['true']).join(' ');
     expect(text).toContain('--bind /proc /proc --ro-bind /proc/sys /proc/sys');
     expect(text).toContain('--unshare-user --disable-userns');

@@ -19,6 +19,12 @@ export interface BwrapConfig {
   bwrapPath: string;
   /** `proc`: a fresh procfs (`--proc /proc`); `bind`: the container's (`--bind /proc /proc`), which Docker allows where it refuses a new procfs. */
   procMode: 'proc' | 'bind';
+  /**
+   * How nested user namespaces are refused: bwrap's `--disable-userns` (it writes the nested
+   * namespace's max_user_namespaces, which a read-only /proc/sys, as under Nomad's Docker driver,
+   * forbids), else only the seccomp filter (unshare and clone with CLONE_NEWUSER denied).
+   */
+  disableUserns: boolean;
 }
 
 /** What every slot's sandbox is made of, decided once at start. */
@@ -80,7 +86,8 @@ function inView(path: string, layout: SandboxLayout): boolean {
  * namespaces and starts bwrap in them.
  */
 export function bwrapArgv(config: BwrapConfig, layout: SandboxLayout, target: SandboxTarget, program: readonly string[]): string[] {
-  const argv = [config.bwrapPath, '--die-with-parent', '--new-session', '--unshare-user', '--disable-userns'];
+  const argv = [config.bwrapPath, '--die-with-parent', '--new-session', '--unshare-user'];
+  if (config.disableUserns) argv.push('--disable-userns');
   if (target.user) argv.push('--uid', String(target.user.uid), '--gid', String(target.user.gid));
   argv.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'sandbox');
   // With the stack, pasta made the network namespace already; `host` is the degraded shared network.
@@ -184,12 +191,18 @@ function runProbe(argv: string[], timeoutMs: number, scratchDir: string, user: S
   });
 }
 
-/** The configurations worth trying, most isolated first. Both create a user namespace: bwrap runs unprivileged. */
-export function candidateConfigs(bwrapPath: string): BwrapConfig[] {
-  return [
-    { bwrapPath, procMode: 'proc' },
-    { bwrapPath, procMode: 'bind' },
+/**
+ * The configurations worth trying, most isolated first. All create a user namespace (bwrap runs
+ * unprivileged). Without `--disable-userns` only the seccomp filter keeps nested user namespaces
+ * out, so those are tried only when there is a filter.
+ */
+export function candidateConfigs(bwrapPath: string, seccomp = true): BwrapConfig[] {
+  const out: BwrapConfig[] = [
+    { bwrapPath, procMode: 'proc', disableUserns: true },
+    { bwrapPath, procMode: 'bind', disableUserns: true },
   ];
+  if (seccomp) out.push({ bwrapPath, procMode: 'proc', disableUserns: false }, { bwrapPath, procMode: 'bind', disableUserns: false });
+  return out;
 }
 
 /** Result of probing: the report `/health` shows and, when usable, the configuration to run. */
@@ -237,10 +250,10 @@ export async function probeIsolation(
   const seccompFd = layout.seccompFilter === undefined ? undefined : SECCOMP_FD;
   const attempt = (config: BwrapConfig, network: NetworkMode) =>
     runProbe(bwrapArgv(config, layout, { slotDir: probeSlotDir, user, network, seccompFd }, [trueBinary]), 5_000, layout.dataRoot, user, layout.seccompFilter);
-  for (const config of candidateConfigs(bwrapPath)) {
+  for (const config of candidateConfigs(bwrapPath, layout.seccompFilter !== undefined)) {
     // The stack is tried beside the plain sandbox: both wait on the same spawn costs.
     const [outcome, stackOutcome] = await Promise.all([attempt(config, 'none'), layout.networkStack ? attempt(config, 'stack') : Promise.resolve(undefined)]);
-    const label = config.procMode === 'proc' ? 'userns+--proc' : 'userns+--bind /proc';
+    const label = `userns+${config.procMode === 'proc' ? '--proc' : '--bind /proc'}${config.disableUserns ? '' : ' (nested userns refused by seccomp only)'}`;
     if (outcome.ok) {
       const probeMs = Math.round((performance.now() - started) * 10) / 10;
       const stackReason = !layout.networkStack
@@ -258,6 +271,7 @@ export async function probeIsolation(
           active: true,
           proc_mode: config.procMode,
           user_namespace: true,
+          nested_userns_blocked_by: config.disableUserns ? 'bwrap --disable-userns and seccomp' : 'seccomp',
           bwrap_path: bwrapPath,
           reason: null,
           probe_ms: probeMs,

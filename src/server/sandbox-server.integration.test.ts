@@ -239,7 +239,7 @@ describeWith(['bwrap'], 'bubblewrap with the container /proc bound (the Docker c
       const users = process.getuid?.() === 0 ? [{ uid: 2_300_000, gid: 2_300_000 }, { uid: 2_300_001, gid: 2_300_001 }] : [undefined, undefined];
       [slot0, slot1].forEach((slot, i) => users[i] && chownTree(slot, users[i]!));
       const layout = buildSandboxLayout({ dataRoot: join(root, 'data') });
-      const config = { bwrapPath: findOnPath('bwrap')!, procMode: 'bind' as const };
+      const config = { bwrapPath: findOnPath('bwrap')!, procMode: 'bind' as const, disableUserns: true };
       const start = (slotDir: string, i: number, command: string, env: NodeJS.ProcessEnv) => {
         const target = { slotDir, network: 'none' as const, seccompFd: SECCOMP_FD, ...(users[i] ? { user: users[i]! } : {}) };
         const [bwrap, ...args] = bwrapArgv(config, layout, target, ['/bin/sh', '-c', command]);

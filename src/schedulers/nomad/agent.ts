@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -92,6 +92,8 @@ export async function startLocalAgent(options: LocalAgentOptions = {}): Promise<
   const ports = options.ports ?? (await freePorts());
   const config = await renderAgentConfig(template, ports);
   const workDir = await mkdtemp(join(tmpdir(), 'hpc-sandbox-nomad-'));
+  // A root sandbox server runs each slot as its own unprivileged uid, which must walk to its slot.
+  await chmod(workDir, 0o711);
   const dataDir = options.dataDir ?? join(workDir, 'data');
   const configPath = join(workDir, 'agent.hcl');
   try {
