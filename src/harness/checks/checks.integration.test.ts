@@ -185,4 +185,26 @@ describeWith(['bwrap'], 'isolation check with bubblewrap', () => {
     };
     await expect(run(isolationCheck, { ...context, client: seeing })).rejects.toThrow('slot 0 can see a file of slot 1 at /workspace/x although bwrap is available');
   });
+
+  it('fails when a command holds capabilities, sees host trees or makes a nested user namespace', async () => {
+    const leaky: SandboxApi = {
+      ...context.client,
+      bash: async (slot, command, options) =>
+        command.includes('CapEff') ? context.client.bash(slot, 'printf "CapEff:\\t000001ffffffffff\\nNoNewPrivs:\\t1\\nSeccomp:\\t2\\nvisible /root\\nnested-userns\\n"', options) : context.client.bash(slot, command, options),
+    };
+    await expect(run(isolationCheck, { ...context, client: leaky })).rejects.toThrow(
+      'the sandbox leaks: a command holds capabilities (CapEff:\t000001ffffffffff); host trees visible inside: /root; a command can create a nested user namespace',
+    );
+  });
+
+  it("fails when a command reaches the server's port although /health says the network is the slot's own", async () => {
+    const health = await context.client.health();
+    const port = typeof health.port === 'number' ? health.port : context.placement.port;
+    const reaching: SandboxApi = {
+      ...context.client,
+      health: async (options) => ({ ...(await context.client.health(options)), isolation: { ...(health.isolation as object), network: { open: 'stack', stack: '/usr/bin/pasta', reason: null } } }),
+      bash: async (slot, command, options) => (command.includes('CapEff') ? context.client.bash(slot, `${command}; echo "reached-server ${port}"`, options) : context.client.bash(slot, command, options)),
+    };
+    await expect(run(isolationCheck, { ...context, client: reaching })).rejects.toThrow(`a command reached the server's own port ${port} although /health reports its network as stack`);
+  });
 });

@@ -6,15 +6,18 @@ const NAME = 'isolation';
 
 /**
  * Slots cannot see each other: a file slot 1 writes is invisible from slot 0, whether slot 0 looks
- * at slot 1's working directory or under the server's data dir. Without usable bubblewrap (per
+ * at slot 1's working directory or under the server's data dir. From inside, a command holds no
+ * capability, runs under seccomp with no_new_privs, sees no host tree (/root, /home, /var, /run,
+ * /opt, /srv, /mnt, /sys), cannot make a nested user namespace, and cannot reach the server's own
+ * port; where the machine has no user-mode network stack the last is DEGRADED with the reason. Without usable bubblewrap (per
  * /health) slots are plain directories: the leg is reported DEGRADED with the server's reason, and
  * what slot 0 could see is recorded as evidence.
  */
 export const isolationCheck = defineCheck({
   name: NAME,
-  description: 'slots cannot see each other; without usable bwrap the leg is DEGRADED, with why',
+  description: 'slots cannot see each other; from inside no capability, no host tree, no way back to the server; without usable bwrap or a network stack the leg is DEGRADED, with why',
   options: z.object({}).strict(),
-  async run({ client, spec, signal }) {
+  async run({ client, spec, placement, signal }) {
     ensure(spec.slots >= 2, NAME, `needs at least 2 slots to compare, the suite gives ${spec.slots}`);
     const health = await client.health({ signal });
     const secret = `hpcsb-secret-${process.pid}-${Date.now()}.txt`;
@@ -41,6 +44,33 @@ export const isolationCheck = defineCheck({
       return { state: 'degraded', reason: `slots are not isolated: ${why}; slot 0 ${visible.length ? 'can' : 'cannot'} see slot 1's files`, details };
     }
     ensure(visible.length === 0, NAME, `slot 0 can see a file of slot 1 at ${visible.join(', ')} although bwrap is available`, details);
+
+    // From inside, as an attacker: no capability, seccomp on, no host tree, no way back to the server.
+    const port = typeof health.port === 'number' ? health.port : placement.port;
+    const attack = [
+      'grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status',
+      'for d in /root /home /var /run /opt /srv /mnt /sys; do test -e "$d" && echo "visible $d"; done',
+      `(exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && echo "reached-server ${port}"`,
+      'unshare -U true 2>/dev/null && echo nested-userns',
+      'true',
+    ].join('; ');
+    const inside = requireSuccess(NAME, 'probing the sandbox from inside', await client.bash(0, attack, { signal }));
+    const problems: string[] = [];
+    if (!/^CapEff:\s+0+$/m.test(inside)) problems.push(`a command holds capabilities (${/^CapEff:.*$/m.exec(inside)?.[0] ?? 'no CapEff line'})`);
+    if (!/^Seccomp:\s+2$/m.test(inside)) problems.push('no seccomp filter on commands');
+    if (!/^NoNewPrivs:\s+1$/m.test(inside)) problems.push('commands may gain privileges (NoNewPrivs is 0)');
+    const hostTrees = inside.split('\n').filter((line) => line.startsWith('visible ')).map((line) => line.slice('visible '.length));
+    if (hostTrees.length) problems.push(`host trees visible inside: ${hostTrees.join(', ')}`);
+    if (inside.includes('nested-userns')) problems.push('a command can create a nested user namespace');
+    const network = (health.isolation as { network?: { open?: string; reason?: string } } | undefined)?.network;
+    const reachedServer = inside.includes('reached-server');
+    Object.assign(details, { inside: inside.split('\n'), network: network ?? null });
+    ensure(problems.length === 0, NAME, `the sandbox leaks: ${problems.join('; ')}`, details);
+    if (reachedServer) {
+      // Only acceptable where the machine has no user-mode network stack, and /health says so.
+      ensure(network?.open === 'host', NAME, `a command reached the server's own port ${port} although /health reports its network as ${network?.open ?? 'unknown'}`, details);
+      return { state: 'degraded', reason: `commands share the host network and reach the server's port: ${network?.reason ?? 'no reason given'}`, details };
+    }
     return { state: 'passed', details };
   },
 });
