@@ -20,7 +20,9 @@ import { afterAll, beforeAll, bench, describe } from 'vitest';
 import { SandboxClient } from '../client/sandbox-client.js';
 import { projectRoot, serverBundlePath } from '../common/paths.js';
 import { READY_FILE } from '../protocol/constants.js';
-import { bwrapArgv, findShell, hostRootEntries, type BwrapConfig, type SandboxLayout } from './isolation.js';
+import { buildSandboxLayout } from './boot.js';
+import { bwrapArgv, type BwrapConfig, type SandboxLayout } from './isolation.js';
+import type { NetworkMode } from '../protocol/types.js';
 import { spawnServer, type SpawnedServer } from './testing/spawned-server.js';
 
 /** The bundle the boot benchmark starts; HPC_SANDBOX_BENCH_BUNDLE compares another build (e.g. an older one) on the same run. */
@@ -93,7 +95,7 @@ async function freePort(): Promise<number> {
 
 let server: SpawnedServer;
 let client: SandboxClient;
-let direct: { config: BwrapConfig; layout: SandboxLayout; slotDirs: string[] };
+let direct: { config: BwrapConfig; layout: SandboxLayout; slotDirs: string[]; network: NetworkMode };
 let scratch: string;
 let bootDir: string;
 const BOOT_OPTIONS = { time: 3_000, iterations: 20, warmupIterations: 3 };
@@ -116,9 +118,11 @@ beforeAll(async () => {
   await Promise.all(slotDirs.map((d) => mkdir(d, { recursive: true })));
   direct = {
     // The same configuration the server's probe chose, so both sides run the identical sandbox.
-    config: { bwrapPath: health.isolation!.bwrap_path!, procMode: health.isolation!.proc_mode!, userNamespace: health.isolation!.user_namespace! },
-    layout: { dataRoot, hiddenFiles: [], shell: findShell(), rootEntries: hostRootEntries() },
+    // (the seccomp filter, fed through a pipe, and the slot uid are left out of the direct side).
+    config: { bwrapPath: health.isolation!.bwrap_path!, procMode: health.isolation!.proc_mode!, disableUserns: health.isolation!.nested_userns_blocked_by !== 'seccomp' },
+    layout: { ...buildSandboxLayout({ dataRoot }), seccompFilter: undefined },
     slotDirs,
+    network: health.isolation!.network?.open ?? 'host',
   };
 });
 
@@ -157,7 +161,8 @@ const serverExec = async (): Promise<void> => {
   const r = await client.bash('slot_0', 'true');
   if (!r.success || r.metadata.sandboxed !== true) throw new Error(`exec failed: ${JSON.stringify(r)}`);
 };
-const directExec = (): Promise<void> => runToClose(bwrapArgv(direct.config, direct.layout, direct.slotDirs[0]!, 'true', true));
+const directArgv = (slotDir: string): string[] => bwrapArgv(direct.config, direct.layout, { slotDir, network: direct.network }, [direct.layout.shell, '-c', 'true']);
+const directExec = (): Promise<void> => runToClose(directArgv(direct.slotDirs[0]!));
 
 /**
  * Spawns the bundle and times spawn -> the first healthy `GET /health` answer. `ready-file`: the
@@ -222,7 +227,7 @@ describe('parallel: 8 slots busy', () => {
     if (!answers.every((a) => a.success)) throw new Error('a parallel exec failed');
   }), RUN_OPTIONS);
   bench('direct 8 concurrent bwrap spawns', timed('direct 8 concurrent bwrap spawns', async () => {
-    await Promise.all(direct.slotDirs.map((d) => runToClose(bwrapArgv(direct.config, direct.layout, d, 'true', true))));
+    await Promise.all(direct.slotDirs.map((d) => runToClose(directArgv(d))));
   }), RUN_OPTIONS);
 });
 
