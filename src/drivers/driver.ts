@@ -84,6 +84,11 @@ export interface ContainerLaunchPlan {
   containerPort: number;
   /** Bind mounts; `source` may contain `{{dataDir}}`. */
   binds: Array<{ source: string; target: string; readOnly?: boolean }>;
+  /**
+   * Host devices passed into the container when the host has them: `/dev/net/tun`, which the
+   * server's pasta needs to give each slot its own network.
+   */
+  devices: string[];
   securityOpts: string[];
   labels: Record<string, string>;
 }

@@ -54,6 +54,7 @@ describe('DockerDriver', () => {
       },
       containerPort: 8080,
       binds: [{ source: '{{dataDir}}', target: '/data' }],
+      devices: ['/dev/net/tun'],
       securityOpts: ['seccomp=unconfined', 'systempaths=unconfined'],
       labels: {
         'io.hpc-sandbox.managed': 'true',

@@ -14,6 +14,9 @@ export interface DockerDriverOptions {
 }
 
 /** Security options that let bwrap create namespaces and mount /proc inside the container. */
+/** The tun device pasta opens to give each slot its own network (see src/server/user-net.ts). */
+export const TUN_DEVICE = '/dev/net/tun';
+
 export const UNCONFINED_SECURITY_OPTS: readonly string[] = ['seccomp=unconfined', 'systempaths=unconfined'];
 
 /**
@@ -59,6 +62,7 @@ export class DockerDriver implements Driver {
       env: sandboxEnv(spec, hostEnv, { PATH: DEFAULT_PATH, HOME: '/tmp', LANG: DEFAULT_LANG }),
       containerPort: CONTAINER_PORT,
       binds: [{ source: PLACEHOLDERS.dataDir, target: IMAGE_DATA_DIR }, ...exposeBinds(spec)],
+      devices: [TUN_DEVICE],
       securityOpts: unconfined ? [...UNCONFINED_SECURITY_OPTS] : [],
       labels: {
         [`${LABEL_PREFIX}.managed`]: 'true',

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { logger } from '../../common/logger.js';
@@ -24,6 +25,8 @@ export interface StartContainerOptions {
   /** Host address the port is published on. @default '127.0.0.1' */
   hostIp?: string;
   binds: ReadonlyArray<{ source: string; target: string; readOnly?: boolean }>;
+  /** Host devices to pass in; those the host lacks are left out. */
+  devices?: readonly string[];
   /** Docker CLI style: `seccomp=unconfined`, `systempaths=unconfined` (translated to empty masked and read-only paths). */
   securityOpts: readonly string[];
   labels: Record<string, string>;
@@ -107,6 +110,7 @@ export async function startContainer(options: StartContainerOptions): Promise<Ru
       },
       Binds: options.binds.map((b) => `${b.source}:${b.target}${b.readOnly ? ':ro' : ''}`),
       ...securityHostConfig(options.securityOpts),
+      Devices: (options.devices ?? []).filter((path) => existsSync(path)).map((path) => ({ PathOnHost: path, PathInContainer: path, CgroupPermissions: 'rwm' })),
     },
   });
   const started = new StartedContainer(container, options);

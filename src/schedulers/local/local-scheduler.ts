@@ -297,6 +297,7 @@ export class LocalScheduler implements Scheduler {
         hostIp: '127.0.0.1',
         binds: plan.binds.map((b) => ({ ...b, source: render(b.source) })),
         securityOpts: plan.securityOpts,
+        devices: plan.devices,
         labels: { ...plan.labels, [SESSION_ID_LABEL]: this.sessionId, [PLACEMENT_LABEL]: ctx.id, [`${LABEL_PREFIX}.scheduler`]: 'local' },
         stdoutPath: ctx.alloc.stdoutPath,
         stderrPath: ctx.alloc.stderrPath,

@@ -162,6 +162,7 @@ function dockerTask(plan: ContainerLaunchPlan, privileged: boolean): Record<stri
     ...(volumes.length > 0 ? { volumes } : {}),
     ...(securityOpts.length > 0 ? { security_opt: securityOpts.map(escapeForNomad) } : {}),
     ...(unmaskSystemPaths ? { privileged: true } : {}),
+    ...(plan.devices.length > 0 ? { devices: plan.devices.map((path) => ({ host_path: path, container_path: path })) } : {}),
     ...(Object.keys(plan.labels).length > 0 ? { labels: mapValues(plan.labels, escapeForNomad) } : {}),
   };
   const env = mapValues(plan.env, (value) => renderTaskEnv(value, values));
