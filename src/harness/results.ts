@@ -1,3 +1,4 @@
+import type { Statistics } from '../common/statistics.js';
 import type { DriverName } from '../drivers/driver.js';
 import type { SchedulerName } from '../schedulers/scheduler.js';
 
@@ -62,16 +63,7 @@ export interface StartupSample {
 
 export type StartupMode = 'sequential' | 'staggered' | 'burst' | 'warm';
 
-export interface Statistics {
-  n: number;
-  successRate: number;
-  min: number;
-  median: number;
-  p95: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
+export type { Statistics } from '../common/statistics.js';
 
 /** ReFrame-style reference: pass iff value*(1) within [value*(1+lower), value*(1+upper)]; null = unbounded. */
 export interface Reference {

@@ -2,7 +2,7 @@ import { AbortedError } from '../../errors.js';
 import type { LegId, ReferenceVerdict, StartupMode, StartupSample, StartupSeries, Statistics } from '../results.js';
 import { legName } from '../results.js';
 import { recommendHealthTimeout } from './health-timeout.js';
-import { computeStatistics } from './statistics.js';
+import { computeStatistics } from '../../common/statistics.js';
 
 /** How many starts a mode makes; `staggerMs` is the gap between launches in `staggered` mode. */
 export interface ModePlan {
