@@ -15,6 +15,12 @@ export interface StartupBenchmarkOptions {
   onEvent?: (event: BenchEvent | WarmupEvent) => void;
   /** Pool for the `warm` mode. @default openWarmSlots (a SlotPool of one placement) */
   openWarmSlots?: BenchmarkLegOptions['openWarmSlots'];
+  /** The bare runtime per leg. @default bareRuntimeFor; `false` measures no baseline */
+  bare?: BenchmarkLegOptions['bare'];
+  /** Test seam: pause before each of our placements (see BenchmarkLegOptions). */
+  placementDelayMs?: number;
+  /** Overrides the suite's `burstSize` (`--burst N`) and adds the burst mode when missing. */
+  burstSize?: number;
 }
 
 /**
@@ -30,10 +36,13 @@ export function startupBenchmark(
   suite: ResolvedSuite,
   options: StartupBenchmarkOptions = {},
 ): NonNullable<RunOptions['benchmark']> {
-  const config = suite.benchmarks.startup;
-  if (!config) {
+  const configured = suite.benchmarks.startup;
+  if (!configured) {
     throw new ConfigError(`Suite ${suite.path} has no \`benchmarks.startup\` section: nothing to benchmark (see suites/startup.yaml)`);
   }
+  const config = options.burstSize
+    ? { ...configured, burstSize: options.burstSize, modes: configured.modes.includes('burst') ? configured.modes : [...configured.modes, 'burst' as const] }
+    : configured;
   const components = options.components ?? defaultComponents();
   return (prepared: PreparedLeg, signal: AbortSignal): Promise<StartupSeries[]> =>
     benchmarkLeg(
@@ -50,6 +59,8 @@ export function startupBenchmark(
         references: suite.references,
         firstExec: firstExecVia(components.client),
         openWarmSlots: options.openWarmSlots ?? openWarmSlots,
+        bare: options.bare,
+        placementDelayMs: options.placementDelayMs,
         onEvent: options.onEvent,
         signal,
       },

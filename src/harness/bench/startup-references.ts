@@ -4,14 +4,15 @@ import { evaluateReference, findReference, type ReferenceTable } from '../refere
 import type { SeriesFigures } from './startup-series.js';
 
 /** Figures always reported, with or without a reference (time to first exec and success). */
-const HEADLINE: ReadonlySet<string> = new Set(['firstExec.median', 'firstExec.p95', 'firstExec.p99', 'successRate']);
+const HEADLINE: ReadonlySet<string> = new Set(['firstExec.median', 'firstExec.p95', 'firstExec.p99', 'successRate', 'overhead']);
 
 /**
  * Reference metric names for a startup series. A cold series (sequential, staggered, burst) is
  * `startup.*`, a warm one `warm.*`; time to first exec is the bare figure (`startup.median`,
  * `startup.p99`, `startup.successRate`), the phases are prefixed (`startup.healthy.p99`,
  * `startup.placed.median`). A mode-specific name (`startup.burst.p99`) wins over the general one,
- * so a suite can allow bursts more slack than sequential starts.
+ * so a suite can allow bursts more slack than sequential starts. `startup.overhead` is the ratio
+ * ours / bare of median time to first exec (no unit), which holds on any machine.
  */
 function startupMetricNames(mode: StartupMode, figure: string): { specific: string; general: string } {
   const base = mode === 'warm' ? 'warm' : 'startup';
