@@ -4,6 +4,7 @@ import type { PreparedLeg, RunOptions } from '../runner.js';
 import type { StartupSeries } from '../results.js';
 import type { ResolvedSuite } from '../suite/load.js';
 import { type BenchmarkLegOptions, type WarmupEvent, benchmarkLeg } from './benchmark-leg.js';
+import { referencesFor } from '../references.js';
 import { firstExecVia } from './first-exec.js';
 import { openWarmSlots } from './warm-slots.js';
 import type { BenchEvent } from './startup-series.js';
@@ -19,6 +20,8 @@ export interface StartupBenchmarkOptions {
   bare?: BenchmarkLegOptions['bare'];
   /** Test seam: pause before each of our placements (see BenchmarkLegOptions). */
   placementDelayMs?: number;
+  /** The system absolute references are chosen for (`--system`, HPC_SANDBOX_SYSTEM, a profile name). */
+  system?: string;
   /** Overrides the suite's `burstSize` (`--burst N`) and adds the burst mode when missing. */
   burstSize?: number;
 }
@@ -56,7 +59,7 @@ export function startupBenchmark(
       },
       {
         config,
-        references: suite.references,
+        references: referencesFor(suite.references, suite.systemReferences, options.system),
         firstExec: firstExecVia(components.client),
         openWarmSlots: options.openWarmSlots ?? openWarmSlots,
         bare: options.bare,
