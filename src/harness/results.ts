@@ -143,4 +143,43 @@ export interface RunReport {
   aborted?: boolean;
   /** The system name absolute references were chosen for (`--system`, HPC_SANDBOX_SYSTEM). Additive. */
   system?: string;
+  /** `bench --compare OLD`: this run against a previous one. Additive. */
+  comparison?: Comparison;
+}
+
+/** Old and new figures of one series, as compared. */
+export interface ComparedFigures {
+  median: number;
+  p95: number;
+  successRate: number;
+  n: number;
+  overhead?: number;
+  /** The successful samples (ms), so reports can plot both runs. */
+  firstExecMs: number[];
+}
+
+export interface ComparisonRow {
+  name: string;
+  mode: StartupMode;
+  old?: ComparedFigures;
+  new?: ComparedFigures;
+  /** new median / old median - 1. */
+  change?: number;
+  /** new/old ratio of medians with its bootstrap interval. */
+  interval?: RatioEstimate;
+  /** Mann-Whitney U, two-sided. */
+  pValue?: number;
+  verdict: 'regression' | 'improvement' | 'noise' | 'only-old' | 'only-new';
+  note?: string;
+}
+
+export interface Comparison {
+  /** The old report's path. */
+  source: string;
+  oldStartedAt: string;
+  /** How rows were judged (test, alpha, threshold). */
+  method: string;
+  threshold: number;
+  rows: ComparisonRow[];
+  regressions: number;
 }
