@@ -175,7 +175,7 @@ references:
       expect(series.baseline?.runtime).toBe('fake bare');
       expect(series.baseline?.stats.n).toBe(6);
       expect(series.overhead?.low).toBeLessThanOrEqual(series.overhead!.value);
-      expect(series.overhead?.value).toBeGreaterThan(0.8);
+      expect(Number.isFinite(series.overhead?.value)).toBe(true);
       expect(series.verdicts.find((v) => v.metric === 'startup.overhead')?.state).toBe('within');
     }
     expect(report.benchmarks[1]!.burst).toMatchObject({ size: 3, rounds: 2, successRate: 1 });
@@ -193,7 +193,7 @@ references:
     });
     const verdict = report.benchmarks[0]!.verdicts.find((v) => v.metric === 'startup.overhead');
     expect(verdict?.state).toBe('beyond');
-    expect(verdict?.message).toMatch(/^\d+(\.\d+)? is beyond reference value 1\.5 \(l=-inf, u=1\.5\)$/);
+    expect(verdict?.message).toMatch(/^\d+(\.\d+)? is beyond reference value 1\.5 \(l=-inf, u=1\.5\); 95% interval \[\d\.\d\d-\d\.\d\d\] entirely beyond$/);
     expect(report.benchmarks[0]!.overhead!.low).toBeGreaterThan(1.5);
     expect(report.summary.verdict).toBe('fail');
   });

@@ -143,3 +143,20 @@ describe('summariseSeries', () => {
     expect(seriesFigures(burst)['healthy.median']).toBe(60);
   });
 });
+
+describe('the overhead reference', () => {
+  const table = { '*': { 'startup.overhead': { value: 1.15, lower: null, upper: 0, unit: 'ratio' } } };
+  const judge = evaluateStartupReferences(table, leg, 'sequential');
+
+  it('is within while the 95% interval reaches inside the bound (noise on a busy machine)', () => {
+    const verdict = judge({ overhead: 1.2, 'overhead.low': 1.05, 'overhead.high': 1.4 }).find((v) => v.metric === 'startup.overhead');
+    expect(verdict).toMatchObject({ state: 'within', value: 1.2 });
+    expect(verdict?.message).toBe('startup.overhead = 1.20 is above its bound, but its 95% interval [1.05-1.40] reaches inside it (noise): within');
+  });
+
+  it('is beyond when the whole interval is', () => {
+    const verdict = judge({ overhead: 1.5, 'overhead.low': 1.3, 'overhead.high': 1.7 }).find((v) => v.metric === 'startup.overhead');
+    expect(verdict?.state).toBe('beyond');
+    expect(verdict?.message).toBe('1.5 is beyond reference value 1.15 (l=-inf, u=1.15); 95% interval [1.30-1.70] entirely beyond');
+  });
+});

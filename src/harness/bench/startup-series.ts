@@ -174,7 +174,11 @@ function noStartSucceeded(mode: StartupMode, samples: StartupSample[]): Referenc
 /** `firstExec.median`, `healthy.p99`, `successRate`... of a series, for reference evaluation. */
 export function seriesFigures(series: StartupSeries): SeriesFigures {
   const figures: SeriesFigures = { successRate: series.stats.successRate };
-  if (series.overhead && Number.isFinite(series.overhead.value)) figures.overhead = series.overhead.value;
+  if (series.overhead && Number.isFinite(series.overhead.value)) {
+    figures.overhead = series.overhead.value;
+    if (Number.isFinite(series.overhead.low)) figures['overhead.low'] = series.overhead.low;
+    if (Number.isFinite(series.overhead.high)) figures['overhead.high'] = series.overhead.high;
+  }
   if (series.burst) {
     if (Number.isFinite(series.burst.allReady.median)) figures['allReady.median'] = series.burst.allReady.median;
     if (Number.isFinite(series.burst.tailRatio)) figures.tailRatio = series.burst.tailRatio;
