@@ -99,4 +99,15 @@ describe('bench with the bare runtime beside it (local x process)', () => {
     const written = JSON.parse(await readFile(join(dir, 'first', 'report.json'), 'utf8')) as RunReport;
     expect(written.benchmarks[0]!.baseline).toBeDefined();
   });
+
+  it('refuses a bad --burst or a missing --compare report before anything starts (exit 2)', async () => {
+    const burst = await runCli(['bench', suitePath, '--burst', '0'], { env: env() });
+    expect(burst.exitCode).toBe(2);
+    expect(burst.stderr).toContain(`--burst expects a whole number of at least 1, got "0"`);
+    const missing = join(dir, 'nope', 'report.json');
+    const compare = await runCli(['bench', suitePath, '--compare', missing], { env: env() });
+    expect(compare.exitCode).toBe(2);
+    expect(compare.stderr).toContain(`--compare ${missing}: cannot read the previous report: ENOENT`);
+    expect(compare.stderr).not.toContain('local x process · sequential');
+  });
 });
