@@ -36,7 +36,7 @@ export default defineConfig({
         test: {
           name: 'bench',
           include: [],
-          benchmark: { include: ['src/**/*.bench.ts', 'suites/**/*.bench.ts'] },
+          benchmark: { include: ['src/**/*.bench.ts', 'test/**/*.bench.ts', 'suites/**/*.bench.ts'] },
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 600_000,
           hookTimeout: 600_000,

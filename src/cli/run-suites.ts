@@ -1,7 +1,9 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RunEvents } from '../harness/events.js';
 import { parseRequirements } from '../harness/requirements.js';
 import { startupBenchmark } from '../harness/bench/startup-benchmark.js';
+import { compareRuns, readPreviousReport } from '../harness/bench/compare.js';
+import type { BenchFlags } from './commands/bench.js';
 import { defaultComponents } from '../harness/components.js';
 import { colorEnabled, painter, toJson } from '../harness/report/format.js';
 import { ProgressReporter } from '../harness/report/progress.js';
@@ -21,7 +23,7 @@ import { applyRunFlags, resolveSuitePath, type RunFlags } from './run-flags.js';
  * code in `io.exitCode`. Every suite is loaded first, so a broken suite fails before anything
  * starts. Ctrl-C tears the current run down and still writes what was measured.
  */
-export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly string[], flags: RunFlags, io: CliIo): Promise<void> {
+export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly string[], flags: RunFlags & BenchFlags, io: CliIo): Promise<void> {
   const env = { ...io.env };
   if (flags.require?.length) {
     const tokens = [...(env.HPC_SANDBOX_REQUIRE ?? '').split(','), ...flags.require].map((t) => t.trim()).filter(Boolean);
@@ -32,12 +34,16 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
   const progressStream = flags.json ? io.stderr : io.stdout;
   const progress = new ProgressReporter({ stream: progressStream, env, verbose: flags.verbose });
   const components = defaultComponents();
+  const system = flags.system ?? (env.HPC_SANDBOX_SYSTEM || undefined);
+  // Read before anything starts: a wrong path must not cost a whole benchmark run.
+  const previous = flags.compare ? await readPreviousReport(resolve(flags.compare)) : undefined;
   const suites = [];
   for (const arg of paths) {
     const { suite, legs } = applyRunFlags(await loadSuite(resolveSuitePath(arg)), flags);
     // Checked now so a suite with nothing to check or benchmark is refused before anything runs.
     if (command === 'check') selectChecks(suite);
-    const benchmark = command === 'bench' ? startupBenchmark(suite, { components, onEvent: progress.handle }) : undefined;
+    const benchmark =
+      command === 'bench' ? startupBenchmark(suite, { components, onEvent: progress.handle, system, burstSize: flags.burst }) : undefined;
     suites.push({ suite, legs, benchmark });
   }
 
@@ -50,7 +56,8 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
       if (controller.signal.aborted) break;
       const events = new RunEvents();
       events.on('event', progress.handle);
-      const report = await runSuite(suite, { command, legs, env, components, events, signal: controller.signal, benchmark });
+      let report = await runSuite(suite, { command, legs, env, components, events, signal: controller.signal, benchmark });
+      if (command === 'bench') report = withBenchContext(report, system, previous, flags);
       // A Ctrl-C during the last leg can end the run without the runner noticing; it was interrupted all the same.
       reports.push(controller.signal.aborted && !report.aborted ? { ...report, aborted: true, summary: { ...report.summary, verdict: 'fail' } } : report);
     }
@@ -70,4 +77,17 @@ export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly 
     }
   }
   io.exitCode = exitCodeOf(reports);
+}
+
+/**
+ * The bench-only parts of a report: the system its absolute references were chosen for, and the
+ * comparison with `--compare`'s earlier run. A regression beyond the threshold fails the run.
+ */
+function withBenchContext(report: RunReport, system: string | undefined, previous: RunReport | undefined, flags: BenchFlags): RunReport {
+  const out: RunReport = { ...report, ...(system ? { system } : {}) };
+  if (!previous) return out;
+  const comparison = compareRuns(previous, report, { threshold: flags.compareThreshold, source: flags.compare });
+  out.comparison = comparison;
+  if (comparison.regressions > 0) out.summary = { ...out.summary, verdict: 'fail' };
+  return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateReference, findReference, referenceBounds } from './references.js';
+import { evaluateReference, findReference, referenceBounds, referencesFor } from './references.js';
 
 const ref = (value: number, lower: number | null, upper: number | null) => ({ value, lower, upper, unit: 'ms' });
 
@@ -60,5 +60,31 @@ describe('findReference', () => {
     expect(findReference(table, 'local x docker', 'startup.median')?.value).toBe(2000);
     expect(findReference(table, 'local x process', 'startup.median')?.value).toBe(1000);
     expect(findReference(table, 'local x process', 'startup.p99')).toBeUndefined();
+  });
+});
+
+describe('referencesFor', () => {
+  const ms = (value: number) => ({ value, lower: null, upper: 0.5, unit: 'ms' });
+  const ratio = { value: 1.15, lower: null, upper: 0, unit: 'ratio' };
+  const general = { '*': { 'startup.overhead': ratio, 'startup.median': ms(10_000) } };
+  const bySystem = {
+    'ci-2core': { 'local x docker': { 'startup.median': ms(280) }, '*': { 'startup.p95': ms(2_000) } },
+    'laptop': { 'local x docker': { 'startup.median': ms(150) } },
+  };
+
+  it('applies a system\'s absolute references only on that system', () => {
+    const ci = referencesFor(general, bySystem, 'ci-2core');
+    expect(findReference(ci, 'local x docker', 'startup.median')?.value).toBe(280);
+    expect(findReference(ci, 'local x process', 'startup.p95')?.value).toBe(2_000);
+    expect(findReference(ci, 'local x process', 'startup.overhead')).toEqual(ratio);
+    const elsewhere = referencesFor(general, bySystem, 'other-machine');
+    expect(findReference(elsewhere, 'local x docker', 'startup.median')?.value).toBe(10_000);
+    expect(findReference(elsewhere, 'local x process', 'startup.p95')).toBeUndefined();
+    expect(findReference(referencesFor(general, bySystem, undefined), 'local x docker', 'startup.median')?.value).toBe(10_000);
+  });
+
+  it("lets the '*' system's references apply everywhere, and a system's '*' beat a general leg entry", () => {
+    const table = referencesFor({ 'local x docker': { 'startup.median': ms(99) } }, { '*': { '*': { 'startup.median': ms(5_000) } } }, undefined);
+    expect(findReference(table, 'local x docker', 'startup.median')?.value).toBe(5_000);
   });
 });

@@ -52,3 +52,34 @@ function formatNumber(value: number): string {
   if (value === -Infinity) return '-inf';
   return String(Number.isInteger(value) ? value : Number(value.toPrecision(6)));
 }
+
+/** System key whose references apply on every system. */
+export const ANY_SYSTEM = '*';
+
+/**
+ * The reference table that applies on `system`: the suite's `references` (every system), then the
+ * `*` system's and `system`'s own absolute references on top, most specific last. A system's `*`
+ * entry beats a general leg entry, because absolute figures only mean something where they
+ * were measured. Without a system name only `references` and the `*` system apply.
+ *
+ * @example referencesFor(suite.references, suite.systemReferences, 'ci-2core')
+ */
+export function referencesFor(
+  general: ReferenceTable,
+  bySystem: Readonly<Record<string, ReferenceTable>>,
+  system: string | undefined,
+): ReferenceTable {
+  const layers = [bySystem[ANY_SYSTEM], system !== undefined && system !== ANY_SYSTEM ? bySystem[system] : undefined].filter(
+    (t): t is ReferenceTable => t !== undefined,
+  );
+  const legs = new Set([...Object.keys(general), ...layers.flatMap((t) => Object.keys(t))]);
+  const merged: Record<string, Record<string, Reference>> = {};
+  for (const leg of legs) {
+    merged[leg] = { ...general[leg] };
+    for (const layer of layers) {
+      if (leg !== ANY_LEG) Object.assign(merged[leg], layer[ANY_LEG]);
+      Object.assign(merged[leg], layer[leg]);
+    }
+  }
+  return merged;
+}

@@ -1,3 +1,4 @@
+import type { RatioEstimate, Statistics } from '../common/statistics.js';
 import type { DriverName } from '../drivers/driver.js';
 import type { SchedulerName } from '../schedulers/scheduler.js';
 
@@ -62,16 +63,7 @@ export interface StartupSample {
 
 export type StartupMode = 'sequential' | 'staggered' | 'burst' | 'warm';
 
-export interface Statistics {
-  n: number;
-  successRate: number;
-  min: number;
-  median: number;
-  p95: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
+export type { Statistics } from '../common/statistics.js';
 
 /** ReFrame-style reference: pass iff value*(1) within [value*(1+lower), value*(1+upper)]; null = unbounded. */
 export interface Reference {
@@ -103,6 +95,37 @@ export interface StartupSeries {
   recommendedHealthTimeoutMs?: { value: number; basis: string };
   /** The run was interrupted during this series: the figures cover the samples taken before. */
   aborted?: boolean;
+  /** The bare runtime doing the same starts in the same run, nothing of ours in between. Additive. */
+  baseline?: BaselineSeries;
+  /** Why there is no baseline (e.g. none yet for Slurm legs). Additive. */
+  baselineUnavailable?: string;
+  /** Ours / bare: ratio of the medians of time to first exec, with a seeded bootstrap 95% interval. Additive. */
+  overhead?: RatioEstimate;
+  /** Burst mode only: what a trainer waiting for a batch of `size` sandboxes sees. Additive. */
+  burst?: BurstSummary;
+}
+
+/** The bare runtime's series beside one of ours (same mode, same count). */
+export interface BaselineSeries {
+  /** What was started: `node sandbox-server.mjs`, `docker run IMAGE`, `ch-run`. */
+  runtime: string;
+  samples: StartupSample[];
+  stats: Statistics;
+  phases: { placed?: Statistics; healthy?: Statistics; firstExec?: Statistics };
+}
+
+/** A burst series seen as batches: `rounds` rounds of `size` starts launched together. */
+export interface BurstSummary {
+  size: number;
+  rounds: number;
+  /** Successful starts / all starts. */
+  successRate: number;
+  /** Per round in which every start succeeded: ms from launch until the last one's first exec. */
+  allReady: Statistics;
+  p50: number;
+  p99: number;
+  /** P99 / P50 of time to first exec: how much longer the slowest of a batch waits. */
+  tailRatio: number;
 }
 
 export interface RunReport {
@@ -118,4 +141,45 @@ export interface RunReport {
   summary: { legs: Record<LegState, number>; checks: Record<CheckState, number>; verdict: 'pass' | 'fail' };
   /** The run was cancelled (Ctrl-C, signal): legs after the cancelled one are missing. Additive. */
   aborted?: boolean;
+  /** The system name absolute references were chosen for (`--system`, HPC_SANDBOX_SYSTEM). Additive. */
+  system?: string;
+  /** `bench --compare OLD`: this run against a previous one. Additive. */
+  comparison?: Comparison;
+}
+
+/** Old and new figures of one series, as compared. */
+export interface ComparedFigures {
+  median: number;
+  p95: number;
+  successRate: number;
+  n: number;
+  overhead?: number;
+  /** The successful samples (ms), so reports can plot both runs. */
+  firstExecMs: number[];
+}
+
+export interface ComparisonRow {
+  name: string;
+  mode: StartupMode;
+  old?: ComparedFigures;
+  new?: ComparedFigures;
+  /** new median / old median - 1. */
+  change?: number;
+  /** new/old ratio of medians with its bootstrap interval. */
+  interval?: RatioEstimate;
+  /** Mann-Whitney U, two-sided. */
+  pValue?: number;
+  verdict: 'regression' | 'improvement' | 'noise' | 'only-old' | 'only-new';
+  note?: string;
+}
+
+export interface Comparison {
+  /** The old report's path. */
+  source: string;
+  oldStartedAt: string;
+  /** How rows were judged (test, alpha, threshold). */
+  method: string;
+  threshold: number;
+  rows: ComparisonRow[];
+  regressions: number;
 }

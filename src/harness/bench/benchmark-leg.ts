@@ -4,9 +4,11 @@ import type { PortRequest, Scheduler } from '../../schedulers/scheduler.js';
 import type { ReferenceTable } from '../references.js';
 import type { LegId, StartupMode, StartupSample, StartupSeries } from '../results.js';
 import type { StartupBenchmarkConfig } from '../suite/schema.js';
+import { bootstrapRatioOfMedians } from '../../common/statistics.js';
+import { type BareRuntime, bareRuntimeFor } from './bare-runtime.js';
 import { evaluateStartupReferences } from './startup-references.js';
 import { describeError, type FirstExec, sampleStartup } from './startup-sample.js';
-import { type BenchEvent, type ModePlan, runSeries, summariseSeries } from './startup-series.js';
+import { type BenchEvent, judgeSeries, type ModePlan, runSeries, summariseBaseline, summariseBurst, summariseSeries } from './startup-series.js';
 
 const log = logger('bench');
 
@@ -35,6 +37,16 @@ export interface BenchmarkLegOptions {
   openWarmSlots?: (target: LegTarget, signal: AbortSignal | undefined) => Promise<WarmSlots>;
   onEvent?: (event: BenchEvent | WarmupEvent) => void;
   signal?: AbortSignal;
+  /**
+   * The leg's bare runtime, measured in the same run for the overhead ratio.
+   * @default bareRuntimeFor (local legs; others are reported without a baseline); `false` leaves it out
+   */
+  bare?: ((target: LegTarget) => Promise<BareRuntime | { unavailable: string }>) | false;
+  /**
+   * Test seam: a pause before each of our placements, as if our scheduler had become slower.
+   * The bare runtime is not delayed, so the overhead ratio grows. @default 0
+   */
+  placementDelayMs?: number;
 }
 
 /** A discarded warm-up start (image and page caches fill up). */
@@ -60,9 +72,10 @@ export interface WarmupEvent {
  */
 export async function benchmarkLeg(target: LegTarget, options: BenchmarkLegOptions): Promise<StartupSeries[]> {
   const { config, signal } = options;
+  const scheduler = options.placementDelayMs ? delayedScheduler(target.scheduler, options.placementDelayMs) : target.scheduler;
   const cold = (_index: number, sampleSignal: AbortSignal | undefined) =>
     sampleStartup({
-      scheduler: target.scheduler,
+      scheduler,
       driver: target.driver,
       spec: target.spec,
       ports: target.ports,
@@ -78,14 +91,16 @@ export async function benchmarkLeg(target: LegTarget, options: BenchmarkLegOptio
     if (!sample) break;
     options.onEvent?.({ type: 'bench:warmup', leg: target.leg, index: i, count: config.warmup, sample });
   }
+  const bare = await openBare(target, options);
+  if (bare && 'sample' in bare && config.warmup > 0 && !signal?.aborted) await bare.sample(signal); // warms the image cache too
   const series: StartupSeries[] = [];
-  for (const mode of config.modes) {
+  for (const [modeIndex, mode] of config.modes.entries()) {
     // Interrupted: keep what was measured, start nothing new.
     if (signal?.aborted) break;
     const plan = modePlan(mode, config);
     const evaluate = evaluateStartupReferences(options.references, target.leg, mode);
     if (mode !== 'warm') {
-      series.push(await runSeries({ leg: target.leg, plan, sample: cold, evaluate, onEvent: options.onEvent, signal }));
+      series.push(await coldSeries(target, plan, cold, bare, { evaluate, bareFirst: modeIndex % 2 === 1, onEvent: options.onEvent, signal }));
       continue;
     }
     if (!options.openWarmSlots) {
@@ -114,7 +129,68 @@ export async function benchmarkLeg(target: LegTarget, options: BenchmarkLegOptio
   return series;
 }
 
-/** The plan of `mode` from a suite's startup benchmark settings. */
+/**
+ * One cold series of ours and, beside it, the bare runtime's series of the same mode and count,
+ * then the overhead ratio and the verdicts. Which side goes first alternates between modes, so
+ * neither always runs on a machine just warmed (or loaded) by the other.
+ */
+async function coldSeries(
+  target: LegTarget,
+  plan: ModePlan,
+  cold: (index: number, signal: AbortSignal | undefined) => Promise<StartupSample>,
+  bare: BareRuntime | { unavailable: string } | undefined,
+  options: { evaluate: ReturnType<typeof evaluateStartupReferences>; bareFirst: boolean; onEvent?: BenchmarkLegOptions['onEvent']; signal?: AbortSignal },
+): Promise<StartupSeries> {
+  const { signal } = options;
+  // bench:end is published here, once the baseline and the overhead verdict are in.
+  const onEvent = (event: BenchEvent) => (event.type === 'bench:end' ? undefined : options.onEvent?.(event));
+  const runBare = async () =>
+    bare && 'sample' in bare && !signal?.aborted ? runSeries({ leg: target.leg, plan, sample: (_i, s) => bare.sample(s), signal }) : undefined;
+  let bareSeries = options.bareFirst ? await runBare() : undefined;
+  const ours = await runSeries({ leg: target.leg, plan, sample: cold, onEvent, signal });
+  if (!options.bareFirst) bareSeries = await runBare();
+  if (bareSeries && bare && 'sample' in bare) {
+    ours.baseline = summariseBaseline(bare.label, bareSeries.samples);
+    const okMs = (samples: StartupSample[]) => samples.filter((s) => s.ok).map((s) => s.firstExecMs ?? NaN);
+    ours.overhead = bootstrapRatioOfMedians(okMs(ours.samples), okMs(bareSeries.samples));
+  } else if (bare && 'unavailable' in bare) {
+    ours.baselineUnavailable = bare.unavailable;
+  }
+  if (plan.mode === 'burst') ours.burst = summariseBurst(ours.samples, Math.max(1, plan.burstSize ?? plan.count));
+  judgeSeries(ours, options.evaluate);
+  options.onEvent?.({ type: 'bench:end', series: ours });
+  return ours;
+}
+
+async function openBare(target: LegTarget, options: BenchmarkLegOptions): Promise<BareRuntime | { unavailable: string } | undefined> {
+  if (options.bare === false) return undefined;
+  try {
+    return await (options.bare ?? bareRuntimeFor)(target);
+  } catch (error) {
+    return { unavailable: `no bare baseline: ${describeError(error)}` };
+  }
+}
+
+/** The leg's scheduler with a pause before every placement (the `placementDelayMs` seam). */
+function delayedScheduler(scheduler: Scheduler, delayMs: number): Scheduler {
+  return new Proxy(scheduler, {
+    get(target, property, receiver) {
+      if (property !== 'place') return Reflect.get(target, property, receiver);
+      return async (request: Parameters<Scheduler['place']>[0]) => {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        request.signal?.throwIfAborted();
+        return target.place(request);
+      };
+    },
+  });
+}
+
+/**
+ * The plan of `mode` from a suite's startup benchmark settings. Bursts run whole rounds: the
+ * count is `iterations` rounded up to a multiple of `burstSize`, so `--burst 64` makes one round
+ * of 64 even with 10 iterations.
+ */
 function modePlan(mode: StartupMode, config: StartupBenchmarkConfig): ModePlan {
-  return { mode, count: config.iterations, staggerMs: config.staggerMs, burstSize: config.burstSize };
+  const count = mode === 'burst' ? Math.ceil(config.iterations / config.burstSize) * config.burstSize : config.iterations;
+  return { mode, count, staggerMs: config.staggerMs, burstSize: config.burstSize };
 }

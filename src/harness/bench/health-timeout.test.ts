@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { recommendHealthTimeout } from './health-timeout.js';
-import { computeStatistics } from './statistics.js';
+import { computeStatistics } from '../../common/statistics.js';
 
 describe('recommendHealthTimeout', () => {
   it('adds one second to a small P99 and rounds up to a whole second', () => {

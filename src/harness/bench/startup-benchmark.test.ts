@@ -20,12 +20,13 @@ references:
 `;
 
 /** Stand-in runtime: placements become healthy at once; counts every place and stop. */
-function fakeComponents(options: { dockerMissing?: boolean; execFails?: boolean } = {}) {
+function fakeComponents(options: { dockerMissing?: boolean; execFails?: boolean; placeMs?: number } = {}) {
   const counts = { placed: 0, stopped: 0 };
   const scheduler = {
     name: 'local',
     async place() {
       counts.placed++;
+      if (options.placeMs) await new Promise((resolve) => setTimeout(resolve, options.placeMs));
       const now = performance.timeOrigin + performance.now();
       const timestamps: Placement['timestamps'] = { submitted: now, placed: now };
       return {
@@ -69,7 +70,7 @@ describe('startupBenchmark through runSuite', () => {
     const { components, counts } = fakeComponents({ dockerMissing: true });
     const suite = parseSuite(SUITE, 'startup.yaml');
     const events: Array<BenchEvent | WarmupEvent> = [];
-    const report = await runSuite(suite, { command: 'bench', components, env: {}, benchmark: startupBenchmark(suite, { components, onEvent: (e) => events.push(e) }) });
+    const report = await runSuite(suite, { command: 'bench', components, env: {}, benchmark: startupBenchmark(suite, { components, bare: false, onEvent: (e) => events.push(e) }) });
     expect(report.command).toBe('bench');
     expect(report.legs.map((l) => [l.name, l.state, l.reason])).toEqual([
       ['local x process', 'passed', undefined],
@@ -98,7 +99,7 @@ benchmarks:
 `,
       'startup.yaml',
     );
-    const report = await runSuite(suite, { command: 'bench', components, env: {}, benchmark: startupBenchmark(suite, { components }) });
+    const report = await runSuite(suite, { command: 'bench', components, env: {}, benchmark: startupBenchmark(suite, { components, bare: false }) });
     const verdict = report.benchmarks[0]!.verdicts.find((v) => v.metric === 'startup.sequential.successRate');
     expect(verdict?.state).toBe('beyond');
     expect(verdict?.message).toMatch(/^0 of 2 sequential starts succeeded \(first error: no successful exec within 300 ms \(echo benchmark in slot_0 of http:\/\/127\.0\.0\.1:1 did not succeed: success=false exit=127/);
@@ -122,6 +123,7 @@ benchmarks:
       env: {},
       benchmark: startupBenchmark(suite, {
         components,
+        bare: false,
         openWarmSlots: async () => ({ sample: async () => ({ ok: true, firstExecMs: 4 }), close: async () => void closed++ }),
       }),
     });
@@ -135,7 +137,7 @@ benchmarks:
       command: 'bench',
       components,
       env: {},
-      benchmark: startupBenchmark(suite, { components, openWarmSlots: async () => Promise.reject(new Error('SlotPool could not start')) }),
+      benchmark: startupBenchmark(suite, { components, bare: false, openWarmSlots: async () => Promise.reject(new Error('SlotPool could not start')) }),
     });
     expect(broken.benchmarks.map((s) => [s.mode, s.stats.successRate])).toEqual([
       ['sequential', 1],
@@ -143,5 +145,83 @@ benchmarks:
     ]);
     expect(broken.benchmarks[1]!.samples[0]!.error).toBe('no warm pool: SlotPool could not start');
     expect(broken.summary.verdict).toBe('fail');
+  });
+
+  /** A bare runtime that takes `ms` per start, like our fake scheduler with `placeMs`. */
+  const fakeBare = (ms: number) => async () => ({
+    label: 'fake bare',
+    sample: async () => {
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      const elapsed = performance.now() - started;
+      return { ok: true, placedMs: elapsed, healthyMs: elapsed, firstExecMs: elapsed };
+    },
+  });
+  const overheadSuite = `
+name: overhead
+matrix: { scheduler: [local], driver: [process] }
+benchmarks:
+  startup: { modes: [sequential, burst], iterations: 6, burstSize: 3, warmup: 0 }
+references:
+  '*':
+    startup.overhead: { value: 1.5, lower: null, upper: 0, unit: ratio }
+`;
+
+  it('measures the bare runtime beside every cold series and judges the overhead ratio', async () => {
+    const { components } = fakeComponents({ placeMs: 20 });
+    const suite = parseSuite(overheadSuite, 'startup.yaml');
+    const report = await runSuite(suite, { command: 'bench', components, env: {}, benchmark: startupBenchmark(suite, { components, bare: fakeBare(20) }) });
+    for (const series of report.benchmarks) {
+      expect(series.baseline?.runtime).toBe('fake bare');
+      expect(series.baseline?.stats.n).toBe(6);
+      expect(series.overhead?.low).toBeLessThanOrEqual(series.overhead!.value);
+      expect(Number.isFinite(series.overhead?.value)).toBe(true);
+      expect(series.verdicts.find((v) => v.metric === 'startup.overhead')?.state).toBe('within');
+    }
+    expect(report.benchmarks[1]!.burst).toMatchObject({ size: 3, rounds: 2, successRate: 1 });
+    expect(report.summary.verdict).toBe('pass');
+  });
+
+  it('fails on the overhead ratio when placement is made slower on purpose, the bare runtime unchanged', async () => {
+    const { components } = fakeComponents({ placeMs: 20 });
+    const suite = parseSuite(overheadSuite, 'startup.yaml');
+    const report = await runSuite(suite, {
+      command: 'bench',
+      components,
+      env: {},
+      benchmark: startupBenchmark(suite, { components, bare: fakeBare(20), placementDelayMs: 40 }),
+    });
+    const verdict = report.benchmarks[0]!.verdicts.find((v) => v.metric === 'startup.overhead');
+    expect(verdict?.state).toBe('beyond');
+    expect(verdict?.message).toMatch(/^\d+(\.\d+)? is beyond reference value 1\.5 \(l=-inf, u=1\.5\); 95% interval \[\d\.\d\d-\d\.\d\d\] entirely beyond$/);
+    expect(report.benchmarks[0]!.overhead!.low).toBeGreaterThan(1.5);
+    expect(report.summary.verdict).toBe('fail');
+  });
+
+  it('records why a leg has no baseline and still reports its figures', async () => {
+    const { components } = fakeComponents();
+    const suite = parseSuite(overheadSuite, 'startup.yaml');
+    const report = await runSuite(suite, {
+      command: 'bench',
+      components,
+      env: {},
+      benchmark: startupBenchmark(suite, { components, bare: async () => ({ unavailable: 'no bare baseline for slurm legs yet' }) }),
+    });
+    expect(report.benchmarks[0]!.baselineUnavailable).toBe('no bare baseline for slurm legs yet');
+    expect(report.benchmarks[0]!.overhead).toBeUndefined();
+    expect(report.benchmarks[0]!.verdicts.find((v) => v.metric === 'startup.overhead')).toBeUndefined();
+  });
+
+  it('--burst N adds the burst mode and runs whole rounds of N', async () => {
+    const { components, counts } = fakeComponents();
+    const suite = parseSuite(SUITE.replace('modes: [sequential, burst]', 'modes: [sequential]').replace('driver: [process, docker]', 'driver: [process]'), 'startup.yaml');
+    const report = await runSuite(suite, { command: 'bench', components, env: {}, benchmark: startupBenchmark(suite, { components, bare: false, burstSize: 8 }) });
+    expect(report.benchmarks.map((s) => [s.mode, s.stats.n])).toEqual([
+      ['sequential', 3],
+      ['burst', 8],
+    ]);
+    expect(report.benchmarks[1]!.burst).toMatchObject({ size: 8, rounds: 1, successRate: 1 });
+    expect(report.benchmarks[1]!.burst!.allReady.n).toBe(1);
+    expect(counts.placed).toBe(1 + 3 + 8);
   });
 });

@@ -4,6 +4,7 @@ import type { PreparedLeg, RunOptions } from '../runner.js';
 import type { StartupSeries } from '../results.js';
 import type { ResolvedSuite } from '../suite/load.js';
 import { type BenchmarkLegOptions, type WarmupEvent, benchmarkLeg } from './benchmark-leg.js';
+import { referencesFor } from '../references.js';
 import { firstExecVia } from './first-exec.js';
 import { openWarmSlots } from './warm-slots.js';
 import type { BenchEvent } from './startup-series.js';
@@ -15,6 +16,14 @@ export interface StartupBenchmarkOptions {
   onEvent?: (event: BenchEvent | WarmupEvent) => void;
   /** Pool for the `warm` mode. @default openWarmSlots (a SlotPool of one placement) */
   openWarmSlots?: BenchmarkLegOptions['openWarmSlots'];
+  /** The bare runtime per leg. @default bareRuntimeFor; `false` measures no baseline */
+  bare?: BenchmarkLegOptions['bare'];
+  /** Test seam: pause before each of our placements (see BenchmarkLegOptions). */
+  placementDelayMs?: number;
+  /** The system absolute references are chosen for (`--system`, HPC_SANDBOX_SYSTEM, a profile name). */
+  system?: string;
+  /** Overrides the suite's `burstSize` (`--burst N`) and adds the burst mode when missing. */
+  burstSize?: number;
 }
 
 /**
@@ -30,10 +39,13 @@ export function startupBenchmark(
   suite: ResolvedSuite,
   options: StartupBenchmarkOptions = {},
 ): NonNullable<RunOptions['benchmark']> {
-  const config = suite.benchmarks.startup;
-  if (!config) {
+  const configured = suite.benchmarks.startup;
+  if (!configured) {
     throw new ConfigError(`Suite ${suite.path} has no \`benchmarks.startup\` section: nothing to benchmark (see suites/startup.yaml)`);
   }
+  const config = options.burstSize
+    ? { ...configured, burstSize: options.burstSize, modes: configured.modes.includes('burst') ? configured.modes : [...configured.modes, 'burst' as const] }
+    : configured;
   const components = options.components ?? defaultComponents();
   return (prepared: PreparedLeg, signal: AbortSignal): Promise<StartupSeries[]> =>
     benchmarkLeg(
@@ -47,9 +59,11 @@ export function startupBenchmark(
       },
       {
         config,
-        references: suite.references,
+        references: referencesFor(suite.references, suite.systemReferences, options.system),
         firstExec: firstExecVia(components.client),
         openWarmSlots: options.openWarmSlots ?? openWarmSlots,
+        bare: options.bare,
+        placementDelayMs: options.placementDelayMs,
         onEvent: options.onEvent,
         signal,
       },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LegId, StartupSample } from '../results.js';
 import { evaluateStartupReferences } from './startup-references.js';
-import { type BenchEvent, runSeries, seriesFigures, summariseSeries } from './startup-series.js';
+import { type BenchEvent, runSeries, seriesFigures, summariseBurst, summariseSeries } from './startup-series.js';
 
 const leg: LegId = { scheduler: 'local', driver: 'process' };
 const okSample = (ms: number): StartupSample => ({ ok: true, placedMs: ms / 4, healthyMs: ms / 2, firstExecMs: ms });
@@ -141,5 +141,41 @@ describe('summariseSeries', () => {
       'startup.successRate': 'no-reference',
     });
     expect(seriesFigures(burst)['healthy.median']).toBe(60);
+  });
+});
+
+describe('the overhead reference', () => {
+  const table = { '*': { 'startup.overhead': { value: 1.15, lower: null, upper: 0, unit: 'ratio' } } };
+  const judge = evaluateStartupReferences(table, leg, 'sequential');
+
+  it('is within while the 95% interval reaches inside the bound (noise on a busy machine)', () => {
+    const verdict = judge({ overhead: 1.2, 'overhead.low': 1.05, 'overhead.high': 1.4 }).find((v) => v.metric === 'startup.overhead');
+    expect(verdict).toMatchObject({ state: 'within', value: 1.2 });
+    expect(verdict?.message).toBe('startup.overhead = 1.20 is above its bound, but its 95% interval [1.05-1.40] reaches inside it (noise): within');
+  });
+
+  it('is beyond when the whole interval is', () => {
+    const verdict = judge({ overhead: 1.5, 'overhead.low': 1.3, 'overhead.high': 1.7 }).find((v) => v.metric === 'startup.overhead');
+    expect(verdict?.state).toBe('beyond');
+    expect(verdict?.message).toBe('1.5 is beyond reference value 1.15 (l=-inf, u=1.15); 95% interval [1.30-1.70] entirely beyond');
+  });
+});
+
+describe('summariseBurst', () => {
+  const ok = (ms: number): StartupSample => ({ ok: true, placedMs: ms / 4, healthyMs: ms / 2, firstExecMs: ms });
+
+  it('times each round until its last start is ready, and gives P50, P99 and their ratio', () => {
+    const burst = summariseBurst([ok(100), ok(120), ok(300), ok(110), ok(130), ok(150)], 3);
+    expect(burst).toMatchObject({ size: 3, rounds: 2, successRate: 1 });
+    expect(burst.allReady).toMatchObject({ n: 2, min: 150, max: 300, median: 225 });
+    expect(burst.p50).toBe(125);
+    expect(burst.p99).toBeCloseTo(292.5);
+    expect(burst.tailRatio).toBeCloseTo(292.5 / 125);
+  });
+
+  it('gives a round with a failed start no all-ready time (the trainer is still waiting)', () => {
+    const burst = summariseBurst([ok(100), { ok: false, error: 'timeout' }, ok(200), ok(210)], 2);
+    expect(burst.successRate).toBe(0.75);
+    expect(burst.allReady).toMatchObject({ n: 2, successRate: 0.5, median: 210 });
   });
 });

@@ -1,8 +1,8 @@
 import { AbortedError } from '../../errors.js';
-import type { LegId, ReferenceVerdict, StartupMode, StartupSample, StartupSeries, Statistics } from '../results.js';
+import type { BaselineSeries, BurstSummary, LegId, ReferenceVerdict, StartupMode, StartupSample, StartupSeries, Statistics } from '../results.js';
 import { legName } from '../results.js';
 import { recommendHealthTimeout } from './health-timeout.js';
-import { computeStatistics } from './statistics.js';
+import { computeStatistics } from '../../common/statistics.js';
 
 /** How many starts a mode makes; `staggerMs` is the gap between launches in `staggered` mode. */
 export interface ModePlan {
@@ -120,9 +120,45 @@ export function summariseSeries(
   // A warm acquire has no /health phase: its timeout advice would be meaningless.
   const recommendation = mode === 'warm' ? undefined : recommendHealthTimeout(phases.healthy);
   if (recommendation) series.recommendedHealthTimeoutMs = recommendation;
-  if (evaluate) series.verdicts = evaluate(seriesFigures(series));
-  if (attempts > 0 && ok.length === 0) series.verdicts.push(noStartSucceeded(mode, samples));
+  judgeSeries(series, evaluate);
   return series;
+}
+
+/**
+ * (Re)computes a series' verdicts from its figures: after a baseline is attached, the overhead
+ * figure exists and its reference can be judged. A series where nothing started always fails.
+ */
+export function judgeSeries(series: StartupSeries, evaluate?: (figures: SeriesFigures) => ReferenceVerdict[]): void {
+  series.verdicts = evaluate ? evaluate(seriesFigures(series)) : [];
+  if (series.samples.length > 0 && !series.samples.some((s) => s.ok)) series.verdicts.push(noStartSucceeded(series.mode, series.samples));
+}
+
+/** The bare runtime's samples summarised like ours (statistics and phases, no verdicts). */
+export function summariseBaseline(runtime: string, samples: StartupSample[]): BaselineSeries {
+  const summary = summariseSeries({ scheduler: 'local', driver: 'process' }, 'sequential', samples);
+  return { runtime, samples, stats: summary.stats, phases: summary.phases };
+}
+
+/**
+ * A burst series as batches of `size` (samples in launch order, round after round): success
+ * rate, time until all of a round were ready (rounds where one failed have no such time: the
+ * trainer would still be waiting), P50/P99 of time to first exec and their ratio.
+ */
+export function summariseBurst(samples: readonly StartupSample[], size: number): BurstSummary {
+  const rounds: StartupSample[][] = [];
+  for (let first = 0; first < samples.length; first += size) rounds.push(samples.slice(first, first + size));
+  const complete = rounds.filter((round) => round.every((s) => s.ok && s.firstExecMs !== undefined));
+  const allReady = computeStatistics(complete.map((round) => Math.max(...round.map((s) => s.firstExecMs!))), rounds.length);
+  const stats = computeStatistics(samples.filter((s) => s.ok).map((s) => s.firstExecMs ?? NaN), samples.length);
+  return {
+    size,
+    rounds: rounds.length,
+    successRate: stats.successRate,
+    allReady,
+    p50: stats.median,
+    p99: stats.p99,
+    tailRatio: stats.p99 / stats.median,
+  };
 }
 
 /**
@@ -138,6 +174,15 @@ function noStartSucceeded(mode: StartupMode, samples: StartupSample[]): Referenc
 /** `firstExec.median`, `healthy.p99`, `successRate`... of a series, for reference evaluation. */
 export function seriesFigures(series: StartupSeries): SeriesFigures {
   const figures: SeriesFigures = { successRate: series.stats.successRate };
+  if (series.overhead && Number.isFinite(series.overhead.value)) {
+    figures.overhead = series.overhead.value;
+    if (Number.isFinite(series.overhead.low)) figures['overhead.low'] = series.overhead.low;
+    if (Number.isFinite(series.overhead.high)) figures['overhead.high'] = series.overhead.high;
+  }
+  if (series.burst) {
+    if (Number.isFinite(series.burst.allReady.median)) figures['allReady.median'] = series.burst.allReady.median;
+    if (Number.isFinite(series.burst.tailRatio)) figures.tailRatio = series.burst.tailRatio;
+  }
   for (const [phase, stats] of Object.entries(series.phases) as Array<[string, Statistics | undefined]>) {
     if (!stats) continue;
     for (const key of ['median', 'p95', 'p99', 'min', 'max', 'mean'] as const) {

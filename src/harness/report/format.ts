@@ -68,3 +68,16 @@ export function firstLine(text: string): string {
 export function toJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n';
 }
+
+/** `1.08x [1.02-1.15]`: a ratio with its interval; `–` when there is none. */
+export function formatRatio(estimate: { value: number; low: number; high: number } | undefined): string {
+  if (!estimate || !Number.isFinite(estimate.value)) return '–';
+  const interval = Number.isFinite(estimate.low) && Number.isFinite(estimate.high) ? ` [${estimate.low.toFixed(2)}-${estimate.high.toFixed(2)}]` : '';
+  return `${estimate.value.toFixed(2)}x${interval}`;
+}
+
+/** `+12.3%` / `-4.0%`; `–` when undefined. */
+export function formatChange(change: number | undefined): string {
+  if (change === undefined || !Number.isFinite(change)) return '–';
+  return `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`;
+}

@@ -58,3 +58,29 @@ describe('writeReportDir', () => {
     }
   });
 });
+
+describe('renderHtml with baselines and a comparison', () => {
+  it('draws a CDF panel per leg with ours solid, bare dashed and the previous run dotted, and bare phase bars', () => {
+    const report = sampleReport();
+    const series = report.benchmarks[0]!;
+    series.baseline = { runtime: 'node sandbox-server.mjs', samples: series.samples, stats: series.stats, phases: series.phases };
+    series.overhead = { value: 1.07, low: 0.98, high: 1.2, level: 0.95, resamples: 2000 };
+    report.comparison = {
+      source: 'old/report.json',
+      oldStartedAt: '2026-11-30T10:00:00.000Z',
+      method: 'Mann-Whitney U',
+      threshold: 0.1,
+      regressions: 1,
+      rows: [{ name: series.name, mode: series.mode, verdict: 'regression', change: 0.4, pValue: 0.001, old: { median: 100, p95: 120, successRate: 1, n: 3, firstExecMs: [90, 100, 120] }, new: { median: 140, p95: 160, successRate: 1, n: 3, firstExecMs: [130, 140, 160] } }],
+    };
+    const html = renderHtml(report);
+    expect(html).toContain(`<svg xmlns="http://www.w3.org/2000/svg" class="cdf" role="img"`);
+    expect(html).toMatch(new RegExp(`class="cdf-line cdf-ours" data-mode="${series.mode}"`));
+    expect(html).toMatch(/class="cdf-line cdf-bare"[^>]*stroke-dasharray="6 4"/);
+    expect(html).toMatch(/class="cdf-line cdf-previous"[^>]*stroke-dasharray="2 3"/);
+    expect(html).toContain('data-kind="bare"');
+    expect(html).toContain('1.07x [0.98-1.20]');
+    expect(html).toContain('<td class="verdict-regression">regression</td>');
+    expect(html).toContain('Compared with old/report.json (run of 2026-11-30T10:00:00.000Z): 1 regression</h3>');
+  });
+});

@@ -1,10 +1,10 @@
-import type { CheckResult, RunReport } from '../results.js';
+import type { CheckResult, Comparison, RunReport, StartupSeries } from '../results.js';
 import { HEALTH_TIMEOUT_RULE } from '../bench/health-timeout.js';
-import { formatMs, formatPercent } from './format.js';
+import { formatChange, formatMs, formatPercent, formatRatio } from './format.js';
 import { capitalise, outcomeCounts } from './outcome-counts.js';
 import { escapeHtml } from './html-escape.js';
 import { legNote } from './summary-table.js';
-import { renderPhaseBars, renderStripPlot } from './svg-plots.js';
+import { renderCdfLegend, renderCdfPanels, renderPhaseBars, renderStripPlot } from './svg-plots.js';
 
 const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d232b;background:#fff;max-width:1100px}
@@ -24,6 +24,8 @@ svg .p95{stroke:#bf8700;stroke-width:2}svg .p99{stroke:#cf222e;stroke-width:2}sv
 svg .failed-text{fill:#cf222e}
 svg .phase-placed{fill:#8250df}svg .phase-healthy{fill:#0969da}svg .phase-first-exec{fill:#1f883d}
 .legend span{margin-right:14px}.double{color:#9a6700;font-weight:600}
+.cdf-panels{display:flex;flex-wrap:wrap;gap:8px}.cdf-panels svg{margin:0}
+.verdict-regression{color:#cf222e;font-weight:600}.verdict-improvement{color:#1f883d}.verdict-noise{color:#5b6672}
 `;
 
 /**
@@ -89,6 +91,7 @@ function benchmarkSection(report: RunReport): string {
       `<tr><td>${escapeHtml(s.name)}</td><td>${s.mode}${s.aborted ? ' (interrupted)' : ''}</td><td class="num">${s.stats.n}</td><td class="num">${formatPercent(s.stats.successRate)}</td>` +
       `<td class="num">${formatMs(s.phases.placed?.median)}</td><td class="num">${formatMs(s.phases.healthy?.median)}</td>` +
       `<td class="num">${formatMs(s.stats.median)}</td><td class="num">${formatMs(s.stats.p95)}</td><td class="num">${formatMs(s.stats.p99)}</td>` +
+      `<td class="num">${formatMs(s.baseline?.stats.median)}</td><td class="num">${escapeHtml(formatRatio(s.overhead))}</td>` +
       `<td class="num">${s.recommendedHealthTimeoutMs ? formatMs(s.recommendedHealthTimeoutMs.value) : '–'}</td></tr>`,
   );
   const verdicts = series.flatMap((s) =>
@@ -99,14 +102,59 @@ function benchmarkSection(report: RunReport): string {
   );
   return [
     '<h2>Startup: submit → placed → /health OK → first successful exec</h2>',
-    `<table><thead><tr><th>leg</th><th>mode</th><th>n</th><th>success</th><th>placed (median)</th><th>/health OK (median)</th><th>first exec median</th><th>P95</th><th>P99</th><th>health timeout</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
-    `<p class="meta">${series.some((s) => s.recommendedHealthTimeoutMs) ? `Health timeout: ${escapeHtml(HEALTH_TIMEOUT_RULE)}. ` : ''}Warm = acquire a slot from a running pool → first exec.</p>`,
-    '<h3>Time to first exec</h3>',
+    `<table><thead><tr><th>leg</th><th>mode</th><th>n</th><th>success</th><th>placed (median)</th><th>/health OK (median)</th><th>first exec median</th><th>P95</th><th>P99</th><th>bare median</th><th>overhead [95% CI]</th><th>health timeout</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    `<p class="meta">${series.some((s) => s.recommendedHealthTimeoutMs) ? `Health timeout: ${escapeHtml(HEALTH_TIMEOUT_RULE)}. ` : ''}Warm = acquire a slot from a running pool → first exec. ` +
+      `Bare = the same server started by the runtime itself in the same run (${escapeHtml([...new Set(series.flatMap((s) => (s.baseline ? [s.baseline.runtime] : [])))].join('; ') || 'none')}); overhead = our median / bare median with a seeded bootstrap 95% interval.` +
+      `${series.some((s) => s.baselineUnavailable) ? ` No baseline: ${escapeHtml([...new Set(series.flatMap((s) => (s.baselineUnavailable ? [`${s.name}: ${s.baselineUnavailable}`] : [])))].join('; '))}.` : ''}</p>`,
+    burstSection(series),
+    report.comparison ? comparisonSection(report.comparison) : '',
+    '<h3>Time to first exec: cumulative distribution per leg</h3>',
+    renderCdfLegend([...new Set(series.map((s) => s.mode))], Boolean(report.comparison)),
+    renderCdfPanels(series, previousSamples(report)),
+    '<h3>Time to first exec: every start</h3>',
     '<p class="legend meta"><span>● sample</span><span>▮ median</span><span style="color:#bf8700">| P95</span><span style="color:#cf222e">| P99</span><span style="color:#cf222e">✕ failed start</span></p>',
     renderStripPlot(series),
-    '<h3>Phases (medians)</h3>',
+    '<h3>Phases (medians): ours, and the bare runtime below</h3>',
     renderPhaseBars(series),
     verdicts.length ? `<h3>References</h3><table><thead><tr><th>leg</th><th>mode</th><th>metric</th><th>verdict</th><th>detail</th></tr></thead><tbody>${verdicts.join('')}</tbody></table>` : '',
     failures.length ? `<h3>Failed starts</h3><table><tbody>${failures.join('')}</tbody></table>` : '',
   ].join('\n');
+}
+
+function burstSection(series: readonly StartupSeries[]): string {
+  const rows = series.flatMap((s) =>
+    s.burst
+      ? [
+          `<tr><td>${escapeHtml(s.name)}</td><td class="num">${s.burst.size}</td><td class="num">${s.burst.rounds}</td><td class="num">${formatPercent(s.burst.successRate)}</td>` +
+            `<td class="num">${formatMs(s.burst.allReady.median)}</td><td class="num">${formatMs(s.burst.allReady.max)}</td><td class="num">${formatMs(s.burst.p50)}</td><td class="num">${formatMs(s.burst.p99)}</td>` +
+            `<td class="num">${Number.isFinite(s.burst.tailRatio) ? s.burst.tailRatio.toFixed(2) : '–'}</td><td class="num">${s.recommendedHealthTimeoutMs ? formatMs(s.recommendedHealthTimeoutMs.value) : '–'}</td></tr>`,
+        ]
+      : [],
+  );
+  if (rows.length === 0) return '';
+  return (
+    '<h3>Bursts: what a trainer waiting for a batch sees</h3>' +
+    '<table><thead><tr><th>leg</th><th>burst size</th><th>rounds</th><th>success</th><th>all ready (median)</th><th>all ready (worst)</th><th>P50</th><th>P99</th><th>tail ratio P99/P50</th><th>health timeout (from the burst tail)</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table>`
+  );
+}
+
+function comparisonSection(comparison: Comparison): string {
+  const rows = comparison.rows.map(
+    (r) =>
+      `<tr><td>${escapeHtml(r.name)}</td><td>${r.mode}</td><td class="num">${formatMs(r.old?.median)}</td><td class="num">${formatMs(r.new?.median)}</td>` +
+      `<td class="num">${formatMs(r.old?.p95)}</td><td class="num">${formatMs(r.new?.p95)}</td><td class="num">${formatChange(r.change)}</td>` +
+      `<td class="num">${escapeHtml(formatRatio(r.interval))}</td><td class="num">${r.pValue === undefined ? '–' : r.pValue < 0.001 ? '&lt;0.001' : r.pValue.toFixed(3)}</td>` +
+      `<td class="verdict-${r.verdict}">${r.verdict}${r.note ? ` (${escapeHtml(r.note)})` : ''}</td></tr>`,
+  );
+  return (
+    `<h3>Compared with ${escapeHtml(comparison.source)} (run of ${escapeHtml(comparison.oldStartedAt)}): ${comparison.regressions} regression${comparison.regressions === 1 ? '' : 's'}</h3>` +
+    '<table><thead><tr><th>leg</th><th>mode</th><th>old median</th><th>new median</th><th>old P95</th><th>new P95</th><th>change</th><th>new/old [95% CI]</th><th>p</th><th>verdict</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table><p class="meta">Method: ${escapeHtml(comparison.method)}. The previous run is drawn dotted in the CDFs below.</p>`
+  );
+}
+
+function previousSamples(report: RunReport): Map<string, number[]> | undefined {
+  if (!report.comparison) return undefined;
+  return new Map(report.comparison.rows.flatMap((r) => (r.old ? [[`${r.name}|${r.mode}`, r.old.firstExecMs] as [string, number[]]] : [])));
 }

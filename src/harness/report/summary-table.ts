@@ -1,7 +1,8 @@
 import type { CheckResult, LegResult, RunReport, StartupSeries } from '../results.js';
 import { HEALTH_TIMEOUT_RULE } from '../bench/health-timeout.js';
 import { outcomeCounts } from './outcome-counts.js';
-import { firstLine, formatMs, formatPercent, type Painter, painter, renderColumns } from './format.js';
+import { firstLine, formatChange, formatMs, formatPercent, formatRatio, type Painter, painter, renderColumns } from './format.js';
+import type { Comparison } from '../results.js';
 
 /**
  * The end-of-run summary for a terminal: one row per leg (state, check counts, the first failure
@@ -25,22 +26,38 @@ export function renderSummaryTable(report: RunReport, paint: Painter = painter(f
   }
   if (report.benchmarks.length > 0) {
     if (out.length > 0) out.push('');
-    const rows: string[][] = [['LEG', 'MODE', 'N', 'OK', 'MEDIAN', 'P95', 'P99', 'REFERENCES', 'HEALTH TIMEOUT']];
+    const rows: string[][] = [['LEG', 'MODE', 'N', 'OK', 'MEDIAN', 'P95', 'P99', 'BARE MEDIAN', 'OVERHEAD [95% CI]', 'REFERENCES', 'HEALTH TIMEOUT']];
     for (const series of report.benchmarks) {
       rows.push([
         series.name,
-        series.mode + (series.aborted ? ' (interrupted)' : ''),
+        series.mode + (series.burst ? ` of ${series.burst.size}` : '') + (series.aborted ? ' (interrupted)' : ''),
         String(series.stats.n),
         formatPercent(series.stats.successRate),
         formatMs(series.stats.median),
         formatMs(series.stats.p95),
         formatMs(series.stats.p99),
+        formatMs(series.baseline?.stats.median),
+        formatRatio(series.overhead),
         verdictSummary(series, paint),
         series.recommendedHealthTimeoutMs ? formatMs(series.recommendedHealthTimeoutMs.value) : '–',
       ]);
     }
     out.push(renderColumns(rows));
     if (report.benchmarks.some((s) => s.recommendedHealthTimeoutMs)) out.push(paint.dim(`health timeout = ${HEALTH_TIMEOUT_RULE}`));
+    if (report.benchmarks.some((s) => s.overhead)) out.push(paint.dim('overhead = our median / bare runtime median of time to first exec, same run; [seeded bootstrap 95% interval]'));
+    for (const series of report.benchmarks) {
+      if (!series.burst) continue;
+      const b = series.burst;
+      out.push(
+        paint.dim(
+          `${series.name} burst of ${b.size}: ${formatPercent(b.successRate)} ready, all ${b.size} ready after ${formatMs(b.allReady.median)} (median of ${b.rounds} rounds), ` +
+            `P50 ${formatMs(b.p50)}, P99 ${formatMs(b.p99)}, tail ratio ${Number.isFinite(b.tailRatio) ? b.tailRatio.toFixed(2) : '–'}`,
+        ),
+      );
+    }
+  }
+  if (report.comparison) {
+    out.push('', renderComparison(report.comparison, paint));
   }
   out.push('');
   const headline = report.aborted ? paint.red(paint.bold('INTERRUPTED')) : report.summary.verdict === 'pass' ? paint.green(paint.bold('PASS')) : paint.red(paint.bold('FAIL'));
@@ -88,4 +105,30 @@ function verdictSummary(series: StartupSeries, paint: Painter): string {
   return beyond.length === 0
     ? paint.green(`${judged.length} within`)
     : paint.red(`${beyond.length}/${judged.length} beyond: ${beyond.map((v) => v.metric).join(', ')}`);
+}
+
+/** The `--compare` table: old vs new median and P95 per leg and mode, the change and its verdict. */
+export function renderComparison(comparison: Comparison, paint: Painter = painter(false)): string {
+  const rows: string[][] = [['LEG', 'MODE', 'OLD MEDIAN', 'NEW MEDIAN', 'OLD P95', 'NEW P95', 'CHANGE', 'NEW/OLD [95% CI]', 'P', 'VERDICT']];
+  for (const row of comparison.rows) {
+    const verdict =
+      row.verdict === 'regression' ? paint.red('REGRESSION') : row.verdict === 'improvement' ? paint.green('improvement') : row.verdict === 'noise' ? 'noise' : paint.dim(row.verdict);
+    rows.push([
+      row.name,
+      row.mode,
+      formatMs(row.old?.median),
+      formatMs(row.new?.median),
+      formatMs(row.old?.p95),
+      formatMs(row.new?.p95),
+      formatChange(row.change),
+      formatRatio(row.interval),
+      row.pValue === undefined ? '–' : row.pValue < 0.001 ? '<0.001' : row.pValue.toFixed(3),
+      verdict + (row.note ? ` (${row.note})` : ''),
+    ]);
+  }
+  return [
+    `compared with ${comparison.source} (run of ${comparison.oldStartedAt}): ${comparison.regressions} regression${comparison.regressions === 1 ? '' : 's'}`,
+    renderColumns(rows),
+    paint.dim(`method: ${comparison.method}`),
+  ].join('\n');
 }

@@ -37,6 +37,8 @@ export interface ResolvedSuite {
   checks: readonly SuiteCheck[];
   benchmarks: { startup?: StartupBenchmarkConfig };
   references: ReferenceTable;
+  /** Absolute references that apply only on one system, by system name. */
+  systemReferences: Readonly<Record<string, ReferenceTable>>;
 }
 
 /**
@@ -122,6 +124,7 @@ function resolveSuite(config: SuiteConfig, path: string): ResolvedSuite {
     checks: Object.freeze(config.checks),
     benchmarks: config.benchmarks,
     references: config.references,
+    systemReferences: config.systemReferences,
   });
 }
 

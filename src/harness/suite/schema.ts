@@ -168,6 +168,10 @@ const metricName = z.string().regex(/^[a-z][A-Za-z0-9]*(\.[A-Za-z0-9-]+)+$/, {
   error: 'expected a metric name such as startup.median or startup.p95',
 });
 
+const systemName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, {
+  error: 'expected a system name such as ci-2core or cluster:partition (letters, digits, . _ : -)',
+});
+
 /** The zod schema of a suite file: the single source of truth for its shape and defaults. */
 export const SuiteSchema = z
   .object({
@@ -179,18 +183,28 @@ export const SuiteSchema = z
     checks: checksSchema.default([]),
     benchmarks: z.object({ startup: startupBenchmarkSchema.optional() }).strict().default({}),
     references: z.record(legKey, z.record(metricName, referenceSchema)).default({}),
+    /**
+     * Absolute references measured on one system (ReFrame's `system:partition`): system name
+     * (`--system`, HPC_SANDBOX_SYSTEM, the site profile's name) -> leg or `*` -> metric. They
+     * apply only on that system; `references` apply everywhere.
+     */
+    systemReferences: z.record(systemName, z.record(legKey, z.record(metricName, referenceSchema))).default({}),
   })
   .strict()
   .superRefine((suite, ctx) => {
     // A reference for a leg the matrix does not have (a typo, a driver since removed) would judge nothing.
-    for (const key of Object.keys(suite.references)) {
+    const tables: Array<[Array<string>, Record<string, unknown>]> = [
+      [['references'], suite.references],
+      ...Object.entries(suite.systemReferences).map(([system, table]): [string[], Record<string, unknown>] => [['systemReferences', system], table]),
+    ];
+    for (const [where, table] of tables) for (const key of Object.keys(table)) {
       const cell = LEG_KEY.exec(key);
       if (!cell) continue; // not a leg name at all: legKey already said so
       const [, scheduler, driver] = cell as unknown as [string, SchedulerName, DriverName];
       if (!suite.matrix.scheduler.includes(scheduler) || !suite.matrix.driver.includes(driver)) {
         ctx.addIssue({
           code: 'custom',
-          path: ['references', key],
+          path: [...where, key],
           message: `leg "${key}" is not a cell of the matrix (scheduler: ${suite.matrix.scheduler.join(', ')}; driver: ${suite.matrix.driver.join(', ')})`,
           input: key,
         });

@@ -6,11 +6,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { bench, describe } from 'vitest';
-import { projectRoot } from '../common/paths.js';
-import type { Driver } from '../drivers/driver.js';
-import { SlotPool } from './slot-pool.js';
-import type { Slot } from './slot.js';
-import { StandInConnection, type StandInPlacement, StandInScheduler } from './stand-in.js';
+import { projectRoot } from '../../src/common/paths.js';
+import type { Driver } from '../../src/drivers/driver.js';
+import { SlotPool } from '../../src/pool/slot-pool.js';
+import type { Slot } from '../../src/pool/slot.js';
+import { StandInConnection, type StandInPlacement, StandInScheduler } from '../../src/pool/stand-in.js';
 
 const PLACEMENTS = 10;
 const SLOTS_PER_PLACEMENT = 1_000;

@@ -11,16 +11,16 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bench, describe, inject } from 'vitest';
-import { SandboxClient } from '../../client/sandbox-client.js';
-import { exec, execOrThrow } from '../../common/exec.js';
-import { projectRoot } from '../../common/paths.js';
-import { getDriver } from '../../drivers/index.js';
-import { type DriverName, type LaunchPlan, renderPlaceholders, type SandboxSpec } from '../../drivers/driver.js';
-import { computeStatistics } from '../../harness/bench/statistics.js';
-import type { Statistics } from '../../harness/results.js';
-import { SESSION_ID_LABEL } from '../../drivers/labels.js';
-import { sweepContainers } from './container-runner.js';
-import { LocalScheduler } from './local-scheduler.js';
+import { SandboxClient } from '../../src/client/sandbox-client.js';
+import { exec, execOrThrow } from '../../src/common/exec.js';
+import { projectRoot } from '../../src/common/paths.js';
+import { getDriver } from '../../src/drivers/index.js';
+import { type DriverName, type LaunchPlan, renderPlaceholders, type SandboxSpec } from '../../src/drivers/driver.js';
+import { computeStatistics } from '../../src/common/statistics.js';
+import type { Statistics } from '../../src/common/statistics.js';
+import { SESSION_ID_LABEL } from '../../src/drivers/labels.js';
+import { sweepContainers } from '../../src/schedulers/local/container-runner.js';
+import { LocalScheduler } from '../../src/schedulers/local/local-scheduler.js';
 
 const SPEC: SandboxSpec = { slots: 1, envAllowlist: [], env: {}, isolation: 'auto' };
 const BURST = 8;
@@ -235,7 +235,7 @@ describe('local scheduler startup: place() -> first successful exec, vs bare run
       try {
         for (const leg of LEGS.filter((l) => l.available)) {
           if (leg.image) {
-            const { ensureImage } = await import('../../images/index.js');
+            const { ensureImage } = await import('../../src/images/index.js');
             await ensureImage(leg.image);
           }
           const plan = await getDriver(leg.driver).plan(SPEC);
