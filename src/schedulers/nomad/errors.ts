@@ -44,3 +44,21 @@ export class NomadPlacementError extends SandboxError {
     super('HPCSB_PLACEMENT_FAILED', `Nomad could not run job ${jobId}: ${reason}` + (evidence ? `\n${evidence}` : ''), options);
   }
 }
+
+/** Why Nomad turned the client away, as an operator would fix it. */
+export type NomadAccessKind = 'acl' | 'namespace' | 'region' | 'tls';
+
+/**
+ * Nomad would not let this client in: the ACL token (HTTP 403 "Permission denied"), an unknown
+ * namespace or region, or a TLS handshake the certificates do not pass. One sentence, with
+ * Nomad's own words as evidence.
+ */
+export class NomadAccessError extends SandboxError {
+  constructor(
+    readonly kind: NomadAccessKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(kind === 'tls' ? 'HPCSB_SCHEDULER_UNAVAILABLE' : 'HPCSB_CONFIG_INVALID', message, options);
+  }
+}
