@@ -62,6 +62,11 @@ export function explainTlsFailure(cause: unknown, address: string, tls: NomadCli
     const cert = tls?.certFile ? `the client certificate ${tls.certFile}` : 'no client certificate (set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY, or tls.certFile and tls.keyFile)';
     return `Nomad at ${address} rejected ${cert} during the TLS handshake (mutual TLS): ${message.trim()}`;
   }
+  // TLS 1.3: the server checks the client certificate after the client's handshake ends, so a
+  // missing one shows up as a closed connection on the first request.
+  if (tls && address.startsWith('https:') && !tls.certFile && (code === 'UND_ERR_SOCKET' || /other side closed|socket hang up|ECONNRESET/i.test(`${code} ${message}`))) {
+    return `Nomad at ${address} closed the TLS connection, as an agent that requires client certificates (verify_https_client) does when none is sent: set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY, or tls.certFile and tls.keyFile (${message.trim()})`;
+  }
   if (/wrong version number|packet length too long|ERR_SSL_WRONG_VERSION_NUMBER/i.test(`${code} ${message}`)) {
     return `Nomad at ${address} does not speak TLS on that port: use an http:// address, or enable tls { http = true } on the agent (${code || message.trim()})`;
   }

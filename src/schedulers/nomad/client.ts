@@ -23,11 +23,21 @@ import {
   type NomadRegisterResponse,
   type NomadValidateResponse,
 } from './api-types.js';
-import { NomadAccessError, NomadApiError } from './errors.js';
+import { NomadAccessError, NomadApiError, NomadTlsError } from './errors.js';
 import { explainAccessFailure, explainTlsFailure } from './access-errors.js';
 import type { NomadJob } from './jobspec.js';
 
 const log = logger('scheduler:nomad:api');
+
+/** A row of `GET /v1/jobs?meta=true`. */
+const NomadJobListStubSchema = z.looseObject({
+  ID: z.string(),
+  Namespace: z.string().optional(),
+  Status: z.string(),
+  Stop: z.boolean().optional(),
+  Meta: z.record(z.string(), z.string()).nullable().optional(),
+});
+export type NomadJobListStub = z.infer<typeof NomadJobListStubSchema>;
 
 export interface NomadClientOptions {
   /** Agent HTTP address. @default process.env.NOMAD_ADDR ?? 'http://127.0.0.1:4646' */
@@ -133,6 +143,14 @@ export class NomadClient implements AsyncDisposable {
   }
 
   // ---- jobs ----
+
+  /**
+   * `GET /v1/jobs?meta=true`: the jobs of the client's namespace (`'*'`: all it may read), with
+   * their Meta (where `hpc-sandbox cleanup` finds the run label).
+   */
+  async jobs(options: { prefix?: string; signal?: AbortSignal } = {}): Promise<NomadJobListStub[]> {
+    return (await this.#call('GET', '/v1/jobs', z.array(NomadJobListStubSchema), { query: { meta: true, prefix: options.prefix }, signal: options.signal })).value;
+  }
 
   /** `POST /v1/validate/job`: Nomad's own checks, without registering. */
   async validateJob(job: NomadJob, options: { signal?: AbortSignal } = {}): Promise<NomadValidateResponse> {
@@ -296,7 +314,7 @@ export class NomadClient implements AsyncDisposable {
     } catch (cause) {
       if (options.signal?.aborted) throw new AbortedError(`Nomad API ${method} ${this.address}${path}`, { cause });
       const tlsProblem = explainTlsFailure(cause, this.address, this.#tls);
-      if (tlsProblem) throw new NomadAccessError('tls', tlsProblem, { cause });
+      if (tlsProblem) throw new NomadTlsError(tlsProblem, { cause });
       throw new SandboxError(
         'HPCSB_NOMAD_API',
         `Nomad API ${method} ${this.address}${path} could not be reached: ${(cause as Error).message ?? cause}`,
@@ -306,7 +324,7 @@ export class NomadClient implements AsyncDisposable {
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const apiError = new NomadApiError(method, path, response.statusCode, text, this.address);
       const access = explainAccessFailure(apiError, { namespace: this.namespace, region: this.region, hasToken: Boolean(this.#token) });
-      if (access) throw new NomadAccessError(access.kind, access.message, { cause: apiError });
+      if (access) throw new NomadAccessError(access.kind, access.message, apiError);
       throw apiError;
     }
     const indexHeader = response.headers['x-nomad-index'];

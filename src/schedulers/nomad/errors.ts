@@ -1,4 +1,4 @@
-import { SandboxError } from '../../errors.js';
+import { SandboxError, type SandboxErrorCode } from '../../errors.js';
 
 /** Longest body excerpt kept in a NomadApiError message (the full body stays in `body`). */
 const BODY_EXCERPT_CHARS = 2_000;
@@ -14,12 +14,12 @@ export class NomadApiError extends SandboxError {
     readonly statusCode: number,
     readonly body: string,
     readonly address: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; message?: string; code?: SandboxErrorCode },
   ) {
     const excerpt = body.trim().slice(0, BODY_EXCERPT_CHARS);
     super(
-      'HPCSB_NOMAD_API',
-      `Nomad API ${method} ${address}${path} failed with HTTP ${statusCode}` + (excerpt ? `: ${excerpt}` : ''),
+      options?.code ?? 'HPCSB_NOMAD_API',
+      options?.message ?? `Nomad API ${method} ${address}${path} failed with HTTP ${statusCode}` + (excerpt ? `: ${excerpt}` : ''),
       options,
     );
   }
@@ -46,19 +46,26 @@ export class NomadPlacementError extends SandboxError {
 }
 
 /** Why Nomad turned the client away, as an operator would fix it. */
-export type NomadAccessKind = 'acl' | 'namespace' | 'region' | 'tls';
+export type NomadAccessKind = 'acl' | 'namespace' | 'region';
 
 /**
- * Nomad would not let this client in: the ACL token (HTTP 403 "Permission denied"), an unknown
- * namespace or region, or a TLS handshake the certificates do not pass. One sentence, with
- * Nomad's own words as evidence.
+ * Nomad answered that this client may not do this here: the ACL token (HTTP 403 "Permission
+ * denied" / "ACL token not found"), an unknown namespace or region. Still a NomadApiError (status
+ * and body kept); the message is one sentence with Nomad's own words as evidence.
  */
-export class NomadAccessError extends SandboxError {
+export class NomadAccessError extends NomadApiError {
   constructor(
     readonly kind: NomadAccessKind,
     message: string,
-    options?: { cause?: unknown },
+    api: NomadApiError,
   ) {
-    super(kind === 'tls' ? 'HPCSB_SCHEDULER_UNAVAILABLE' : 'HPCSB_CONFIG_INVALID', message, options);
+    super(api.method, api.path, api.statusCode, api.body, api.address, { message, code: 'HPCSB_CONFIG_INVALID', cause: api });
+  }
+}
+
+/** The TLS handshake with the agent failed: a CA that does not verify it, a missing client certificate. */
+export class NomadTlsError extends SandboxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HPCSB_SCHEDULER_UNAVAILABLE', message, options);
   }
 }
