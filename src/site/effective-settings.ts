@@ -99,7 +99,8 @@ export async function resolveNomadSettings(
   const fromFlag = (name: string): SettingSource => ({ kind: 'flag', name });
 
   let profileToken = nomad.token;
-  if (profileToken === undefined && nomad.tokenFile) {
+  // The token file is read only when no flag or NOMAD_TOKEN overrides it.
+  if (profileToken === undefined && nomad.tokenFile && flags.token === undefined && envValue(env, 'NOMAD_TOKEN') === undefined) {
     try {
       profileToken = (await readFile(nomad.tokenFile, 'utf8')).split('\n')[0]?.trim() || undefined;
     } catch (cause) {

@@ -75,3 +75,27 @@ describe('site profiles', () => {
     expect([settings.partition.value, settings.account.value, settings.qos.value, describeSource(settings.qos.source)]).toEqual(['p', 'a', 'env-q', 'environment HPC_SANDBOX_SLURM_QOS']);
   });
 });
+
+describe('siteSettingRows (doctor)', () => {
+  it('shows each effective setting with where it came from, the token hidden', async () => {
+    const { siteSettingRows } = await import('./site-doctor-rows.js');
+    const file = await profileFile('nomad:\n  address: https://n:4646\n  tokenFile: missing.token\nslurm: { account: lab }\n');
+    const rows = await siteSettingRows({ HPC_SANDBOX_PROFILE: file, NOMAD_TOKEN: 'secret', NOMAD_NAMESPACE: 'ops' });
+    const summary = (name: string) => rows.find((row) => row.name === name)?.summary;
+    expect(summary('profile')).toBe(file);
+    expect(summary('nomad.address')).toBe(`https://n:4646  [profile ${file}]`);
+    expect(summary('nomad.token')).toBe('(set, hidden)  [environment NOMAD_TOKEN]');
+    expect(summary('nomad.namespace')).toBe('ops  [environment NOMAD_NAMESPACE]');
+    expect(summary('slurm.account')).toBe(`lab  [profile ${file}]`);
+    expect(summary('slurm.qos')).toBe('(unset)  [default]');
+    expect(JSON.stringify(rows)).not.toContain('secret');
+  });
+
+  it('is one missing row with the reason when the profile does not load', async () => {
+    const { siteSettingRows } = await import('./site-doctor-rows.js');
+    const file = await profileFile('nomad:\n  tokenFile: missing.token\n');
+    expect(await siteSettingRows({ HPC_SANDBOX_PROFILE: file })).toEqual([
+      { area: 'site', name: 'profile', status: 'missing', summary: `Cannot read the Nomad token file ${join(file, '..', 'missing.token')} named by ${file}: ENOENT` },
+    ]);
+  });
+});
