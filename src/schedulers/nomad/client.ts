@@ -203,7 +203,7 @@ export class NomadClient implements AsyncDisposable {
 
   /**
    * `POST /v1/job/:id/scale`. Nomad refuses with 400 `job scaling blocked due to active deployment`
-   * while a deployment runs; `NomadScaler` waits for it (see scale.ts).
+   * while a deployment runs (the caller tries again once the deployment ends).
    */
   async scaleJob(
     jobId: string,
