@@ -8,6 +8,7 @@ import { NomadClient } from '../schedulers/nomad/client.js';
 import { NomadScheduler } from '../schedulers/nomad/scheduler.js';
 import { nomadOptionsForRun } from './scheduler-options.js';
 import { PROFILE_ENV } from './site-profile.js';
+import { projectRoot } from '../common/paths.js';
 
 // Against the Nomad TEST DOUBLE run as a site would run Nomad (fixtures/nomad-double/site-double.ts):
 // mutual TLS with a CA made by openssl here, ACLs, namespace "research", datacenter "hpc-east".
@@ -71,6 +72,26 @@ describe('a site profile for a Nomad cluster with ACLs, a namespace, a non-defau
     expect(jobs).toHaveLength(1);
     expect(jobs[0]).toMatchObject({ Namespace: 'research', Meta: { hpc_sandbox_run_pid: String(process.pid), hpc_sandbox_driver: 'process' } });
   }, 120_000);
+
+  it('runs the readiness suite green on nomad x process through the profile (built CLI)', async () => {
+    const file = await profile();
+    const { execFile } = await import('node:child_process');
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [join(projectRoot(), 'dist/cli/main.js'), 'check', '--profile', file, '--scheduler', 'nomad', '--driver', 'process', '--require', 'nomad:process', '--json'],
+        { env: { ...process.env, NOMAD_ADDR: '', NOMAD_TOKEN: '', HPC_SANDBOX_REQUIRE: '' }, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 },
+        (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(result.code, result.stderr.slice(-2000)).toBe(0);
+    const report = JSON.parse(result.stdout) as { legs: Array<{ name: string; state: string; double: boolean; checks: Array<{ check: string; state: string }> }> };
+    expect(report.legs.map((leg) => [leg.name, leg.state, leg.double])).toEqual([['nomad x process', 'passed', true]]);
+    const checks = report.legs[0]!.checks;
+    expect(checks.length).toBeGreaterThanOrEqual(5);
+    expect(checks.filter((check) => check.state !== 'passed' && check.state !== 'skipped')).toEqual([]);
+    expect(checks.map((check) => check.check)).toEqual(expect.arrayContaining(['port-binding', 'bash', 'files', 'isolation']));
+  }, 300_000);
 
   it('says in one sentence that an unknown token was refused', async () => {
     const error = await placeProcessSandbox(await profile({ token: 'not-a-token' }));
