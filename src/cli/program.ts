@@ -3,6 +3,7 @@ import type { CliIo } from './cli-io.js';
 import { agentCommand } from './commands/agent.js';
 import { benchCommand } from './commands/bench.js';
 import { checkCommand } from './commands/check.js';
+import { cleanupCommand } from './commands/cleanup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { imageCommand } from './commands/image.js';
 import { serveCommand } from './commands/serve.js';
@@ -37,6 +38,7 @@ ${EXIT_CODES_HELP}`,
   program.addCommand(serveCommand());
   program.addCommand(imageCommand(io));
   program.addCommand(agentCommand(io));
+  program.addCommand(cleanupCommand(io));
   const configure = (command: Command): void => {
     command.exitOverride();
     command.configureOutput({

@@ -17,6 +17,8 @@ export interface RunFlags {
   require?: string[];
   singularityImage?: string;
   'env.singularity_image'?: string;
+  /** Site profile file (carried to the run as HPC_SANDBOX_PROFILE). */
+  profile?: string;
   verbose?: boolean;
 }
 
@@ -32,6 +34,7 @@ export function addRunFlags(command: Command): Command {
     .option('--json', 'print the RunReport as JSON on stdout (progress goes to stderr)')
     .option('--report <dir>', 'write report.json, junit.xml, summary.md and report.html into DIR')
     .option('--require <legs>', 'legs that must run, as HPC_SANDBOX_REQUIRE (local:docker, nomad:*, bwrap); repeatable or comma list', list)
+    .option('--profile <file>', 'site profile (default: ./hpc-sandbox.site.yaml when present); see docs/site-profiles.md')
     .option('--singularity-image <path>', 'SIF image for singularity legs (overrides the suite)')
     .addOption(new Option('--env.singularity_image <path>', 'alias of --singularity-image (Nomad parity)'))
     .option('--verbose', 'also print check starts, warm-ups and every sample; stack traces of errors');

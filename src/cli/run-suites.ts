@@ -25,6 +25,7 @@ import { applyRunFlags, resolveSuitePath, type RunFlags } from './run-flags.js';
  */
 export async function runSuites(command: 'check' | 'bench', suiteArgs: readonly string[], flags: RunFlags & BenchFlags, io: CliIo): Promise<void> {
   const env = { ...io.env };
+  if (flags.profile) env.HPC_SANDBOX_PROFILE = flags.profile;
   if (flags.require?.length) {
     const tokens = [...(env.HPC_SANDBOX_REQUIRE ?? '').split(','), ...flags.require].map((t) => t.trim()).filter(Boolean);
     env.HPC_SANDBOX_REQUIRE = [...new Set(tokens)].join(',');

@@ -1,5 +1,6 @@
 import { delimiter } from 'node:path';
 import { logger } from '../common/logger.js';
+import { nomadOptionsForRun, slurmOptionsForRun } from '../site/scheduler-options.js';
 import { which } from '../common/which.js';
 import { UnavailableError } from '../errors.js';
 import type { Driver, DriverName, SandboxSpec } from '../drivers/driver.js';
@@ -105,13 +106,10 @@ async function openScheduler(
   }
   if (name === 'nomad') return openNomad({ signal, env, bootAgent, driver });
   if (name === 'slurm') {
-    // HPC_SANDBOX_SLURM_PARTITION / _TIME / _BASE_DIR point the harness at a real cluster's
-    // partition, time limit and shared job dir; unset, the default partition and a temp dir.
-    const scheduler = new SlurmScheduler({
-      ...(env.HPC_SANDBOX_SLURM_PARTITION ? { partition: env.HPC_SANDBOX_SLURM_PARTITION } : {}),
-      ...(env.HPC_SANDBOX_SLURM_TIME ? { timeLimit: env.HPC_SANDBOX_SLURM_TIME } : {}),
-      ...(env.HPC_SANDBOX_SLURM_BASE_DIR ? { baseDir: env.HPC_SANDBOX_SLURM_BASE_DIR } : {}),
-    });
+    // [site profile] The site profile's slurm section under HPC_SANDBOX_SLURM_PARTITION / _TIME /
+    // _BASE_DIR / _ACCOUNT / _QOS (src/site); unset, the default partition and a temp dir. Every
+    // job carries the run label (--comment) for `hpc-sandbox cleanup`.
+    const scheduler = new SlurmScheduler((await slurmOptionsForRun(env)).options);
     const detection = await scheduler.detect({ signal });
     if (!detection.available) {
       await scheduler.close();
@@ -129,14 +127,17 @@ async function openScheduler(
  */
 async function openNomad({ signal, env, bootAgent, driver }: OpenSchedulerOptions): Promise<OpenedScheduler> {
   // The run's env decides, not process.env (which NomadClient would read when no address is given).
-  const reachable = new NomadScheduler({ address: env.NOMAD_ADDR || DEFAULT_NOMAD_ADDRESS });
+  // [site profile] address, token, namespace, region, TLS, datacenters... from the site profile
+  // under the Nomad CLI variables (src/site/scheduler-options.ts).
+  const site = await nomadOptionsForRun(env);
+  const reachable = new NomadScheduler(site.options);
   const detection = await reachable.detect({ signal });
   if (detection.available) {
     const double = detection.version?.includes(NOMAD_DOUBLE_VERSION) ?? false;
     return { available: true, scheduler: reachable, version: detection.version, double, close: () => reachable.close() };
   }
   await reachable.close();
-  if (env.NOMAD_ADDR || !bootAgent) return { available: false, reason: detection.reason ?? 'nomad: no agent reachable' };
+  if (site.explicitAddress || !bootAgent) return { available: false, reason: detection.reason ?? 'nomad: no agent reachable' };
 
   const realNomad = await which('nomad', env);
   // Only the test setup sets NOMAD_DOUBLE_ENV=1: outside tests the double is never booted.

@@ -1,7 +1,8 @@
 import { defaultImageRef } from '../../images/image-format.js';
 import type { ContainerLaunchPlan, Detection, Driver, PlanOptions, SandboxSpec } from '../driver.js';
 import { PLACEHOLDERS } from '../driver.js';
-import { LABEL_PREFIX, SESSION_ID_LABEL, sessionId } from '../labels.js';
+import { LABEL_PREFIX, runLabels, SESSION_ID_LABEL, sessionId } from '../labels.js';
+import { currentRunLabel } from '../../common/run-label.js';
 import { DEFAULT_LANG, DEFAULT_PATH, sandboxEnv } from '../sandbox-env.js';
 import { CONTAINER_PORT, exposeBinds, IMAGE_DATA_DIR, IMAGE_SERVER_PATH, serverArgs } from '../server-command.js';
 import { DockerEngine, dockerEndpoint } from './docker-engine.js';
@@ -66,6 +67,9 @@ export class DockerDriver implements Driver {
       securityOpts: unconfined ? [...UNCONFINED_SECURITY_OPTS] : [],
       labels: {
         [`${LABEL_PREFIX}.managed`]: 'true',
+        // The owning run's host, pid and start (`hpc-sandbox cleanup`); a caller that pins the
+        // session id (goldens, a CI job) owns the identity, so nothing process-specific is added.
+        ...(this.#sessionId === undefined ? runLabels(currentRunLabel()) : {}),
         [SESSION_ID_LABEL]: this.#sessionId ?? sessionId(),
         [`${LABEL_PREFIX}.driver`]: this.name,
         [`${LABEL_PREFIX}.slots`]: String(spec.slots),

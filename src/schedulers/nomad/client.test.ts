@@ -154,3 +154,12 @@ describe('NomadClient over a real socket', () => {
     }
   });
 });
+
+describe('NomadClient TLS settings', () => {
+  it('refuses a client certificate without its key, and names a TLS file it cannot read', () => {
+    expect(() => new NomadClient({ address: 'https://127.0.0.1:1', tls: { certFile: '/nonexistent/cli.pem' } })).toThrow(
+      'Nomad mutual TLS needs both a client certificate and its key; got only the certificate /nonexistent/cli.pem',
+    );
+    expect(() => new NomadClient({ address: 'https://127.0.0.1:1', tls: { caFile: '/nonexistent/ca.pem' } })).toThrow('Cannot read the Nomad TLS CA file /nonexistent/ca.pem: ENOENT');
+  });
+});

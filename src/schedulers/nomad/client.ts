@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { logger } from '../../common/logger.js';
-import { AbortedError, SandboxError } from '../../errors.js';
+import { AbortedError, ConfigError, SandboxError } from '../../errors.js';
 import {
   NomadAgentSelfSchema,
   NomadAllocStubSchema,
@@ -22,10 +23,21 @@ import {
   type NomadRegisterResponse,
   type NomadValidateResponse,
 } from './api-types.js';
-import { NomadApiError } from './errors.js';
+import { NomadAccessError, NomadApiError, NomadTlsError } from './errors.js';
+import { explainAccessFailure, explainTlsFailure } from './access-errors.js';
 import type { NomadJob } from './jobspec.js';
 
 const log = logger('scheduler:nomad:api');
+
+/** A row of `GET /v1/jobs?meta=true`. */
+const NomadJobListStubSchema = z.looseObject({
+  ID: z.string(),
+  Namespace: z.string().optional(),
+  Status: z.string(),
+  Stop: z.boolean().optional(),
+  Meta: z.record(z.string(), z.string()).nullable().optional(),
+});
+export type NomadJobListStub = z.infer<typeof NomadJobListStubSchema>;
 
 export interface NomadClientOptions {
   /** Agent HTTP address. @default process.env.NOMAD_ADDR ?? 'http://127.0.0.1:4646' */
@@ -36,8 +48,23 @@ export interface NomadClientOptions {
   namespace?: string;
   /** `?region=`: forwarded to another region. @default the agent's region */
   region?: string;
+  /** HTTPS settings (an `https://` address): CA, client certificate and key, server name. */
+  tls?: NomadClientTls;
   /** Replaces the owned undici Pool (tests inject a MockAgent). Not closed by `close()`. */
   dispatcher?: Dispatcher;
+}
+
+/** TLS as the Nomad CLI takes it (NOMAD_CACERT, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, ...): file paths. */
+export interface NomadClientTls {
+  /** PEM CA bundle that signed the agent's certificate. @default the system CAs */
+  caFile?: string;
+  /** PEM client certificate (mutual TLS: `verify_https_client = true` on the agent). */
+  certFile?: string;
+  keyFile?: string;
+  /** Name to verify the agent's certificate against (`server.global.nomad` for Nomad's own CA). @default the address host */
+  serverName?: string;
+  /** Accept any certificate (NOMAD_SKIP_VERIFY). @default false */
+  skipVerify?: boolean;
 }
 
 /** Options of a blocking (long-poll) read. */
@@ -78,6 +105,7 @@ export class NomadClient implements AsyncDisposable {
   readonly namespace: string | undefined;
   readonly region: string | undefined;
   readonly #token: string | undefined;
+  readonly #tls: NomadClientTls | undefined;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   #closed = false;
@@ -87,11 +115,14 @@ export class NomadClient implements AsyncDisposable {
     this.namespace = options.namespace;
     this.region = options.region;
     this.#token = options.token ?? process.env.NOMAD_TOKEN;
+    this.#tls = options.tls;
     this.#ownsDispatcher = options.dispatcher === undefined;
     // Blocking queries hang up to `wait` (+1/16 jitter): the headers timeout must outlast them.
     // Every placement keeps one blocking query open on its allocation: a capped pool would queue
     // registers, stops and other placements' polls behind them, so connections are not capped.
-    this.#dispatcher = options.dispatcher ?? new Pool(this.address, { connections: null, headersTimeout: 120_000, bodyTimeout: 120_000 });
+    this.#dispatcher =
+      options.dispatcher ??
+      new Pool(this.address, { connections: null, headersTimeout: 120_000, bodyTimeout: 120_000, ...(options.tls ? { connect: tlsConnectOptions(options.tls) } : {}) });
   }
 
   // ---- status and nodes ----
@@ -112,6 +143,14 @@ export class NomadClient implements AsyncDisposable {
   }
 
   // ---- jobs ----
+
+  /**
+   * `GET /v1/jobs?meta=true`: the jobs of the client's namespace (`'*'`: all it may read), with
+   * their Meta (where `hpc-sandbox cleanup` finds the run label).
+   */
+  async jobs(options: { prefix?: string; signal?: AbortSignal } = {}): Promise<NomadJobListStub[]> {
+    return (await this.#call('GET', '/v1/jobs', z.array(NomadJobListStubSchema), { query: { meta: true, prefix: options.prefix }, signal: options.signal })).value;
+  }
 
   /** `POST /v1/validate/job`: Nomad's own checks, without registering. */
   async validateJob(job: NomadJob, options: { signal?: AbortSignal } = {}): Promise<NomadValidateResponse> {
@@ -164,7 +203,7 @@ export class NomadClient implements AsyncDisposable {
 
   /**
    * `POST /v1/job/:id/scale`. Nomad refuses with 400 `job scaling blocked due to active deployment`
-   * while a deployment runs; `NomadScaler` waits for it (see scale.ts).
+   * while a deployment runs (the caller tries again once the deployment ends).
    */
   async scaleJob(
     jobId: string,
@@ -274,6 +313,8 @@ export class NomadClient implements AsyncDisposable {
       text = await response.body.text();
     } catch (cause) {
       if (options.signal?.aborted) throw new AbortedError(`Nomad API ${method} ${this.address}${path}`, { cause });
+      const tlsProblem = explainTlsFailure(cause, this.address, this.#tls);
+      if (tlsProblem) throw new NomadTlsError(tlsProblem, { cause });
       throw new SandboxError(
         'HPCSB_NOMAD_API',
         `Nomad API ${method} ${this.address}${path} could not be reached: ${(cause as Error).message ?? cause}`,
@@ -281,12 +322,40 @@ export class NomadClient implements AsyncDisposable {
       );
     }
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      throw new NomadApiError(method, path, response.statusCode, text, this.address);
+      const apiError = new NomadApiError(method, path, response.statusCode, text, this.address);
+      const access = explainAccessFailure(apiError, { namespace: this.namespace, region: this.region, hasToken: Boolean(this.#token) });
+      if (access) throw new NomadAccessError(access.kind, access.message, apiError);
+      throw apiError;
     }
     const indexHeader = response.headers['x-nomad-index'];
     const index = Number(Array.isArray(indexHeader) ? indexHeader[0] : indexHeader ?? 0) || 0;
     return { text, index };
   }
+}
+
+/** undici `connect` options for `tls`; a file that cannot be read is a ConfigError naming it. */
+function tlsConnectOptions(tls: NomadClientTls): Record<string, unknown> {
+  const read = (what: string, path: string | undefined): Buffer | undefined => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (cause) {
+      throw new ConfigError(`Cannot read the Nomad TLS ${what} ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+    }
+  };
+  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
+    throw new ConfigError(`Nomad mutual TLS needs both a client certificate and its key; got only the ${tls.certFile ? `certificate ${tls.certFile}` : `key ${tls.keyFile}`}`);
+  }
+  const ca = read('CA file', tls.caFile);
+  const cert = read('client certificate', tls.certFile);
+  const key = read('client key', tls.keyFile);
+  return {
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(tls.serverName ? { servername: tls.serverName } : {}),
+    rejectUnauthorized: !tls.skipVerify,
+  };
 }
 
 function blocking(options: BlockingOptions): Record<string, string | number | undefined> {

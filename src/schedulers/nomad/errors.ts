@@ -1,4 +1,4 @@
-import { SandboxError } from '../../errors.js';
+import { SandboxError, type SandboxErrorCode } from '../../errors.js';
 
 /** Longest body excerpt kept in a NomadApiError message (the full body stays in `body`). */
 const BODY_EXCERPT_CHARS = 2_000;
@@ -14,12 +14,12 @@ export class NomadApiError extends SandboxError {
     readonly statusCode: number,
     readonly body: string,
     readonly address: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; message?: string; code?: SandboxErrorCode },
   ) {
     const excerpt = body.trim().slice(0, BODY_EXCERPT_CHARS);
     super(
-      'HPCSB_NOMAD_API',
-      `Nomad API ${method} ${address}${path} failed with HTTP ${statusCode}` + (excerpt ? `: ${excerpt}` : ''),
+      options?.code ?? 'HPCSB_NOMAD_API',
+      options?.message ?? `Nomad API ${method} ${address}${path} failed with HTTP ${statusCode}` + (excerpt ? `: ${excerpt}` : ''),
       options,
     );
   }
@@ -42,5 +42,30 @@ export class NomadPlacementError extends SandboxError {
     options?: { cause?: unknown },
   ) {
     super('HPCSB_PLACEMENT_FAILED', `Nomad could not run job ${jobId}: ${reason}` + (evidence ? `\n${evidence}` : ''), options);
+  }
+}
+
+/** Why Nomad turned the client away, as an operator would fix it. */
+export type NomadAccessKind = 'acl' | 'namespace' | 'region';
+
+/**
+ * Nomad answered that this client may not do this here: the ACL token (HTTP 403 "Permission
+ * denied" / "ACL token not found"), an unknown namespace or region. Still a NomadApiError (status
+ * and body kept); the message is one sentence with Nomad's own words as evidence.
+ */
+export class NomadAccessError extends NomadApiError {
+  constructor(
+    readonly kind: NomadAccessKind,
+    message: string,
+    api: NomadApiError,
+  ) {
+    super(api.method, api.path, api.statusCode, api.body, api.address, { message, code: 'HPCSB_CONFIG_INVALID', cause: api });
+  }
+}
+
+/** The TLS handshake with the agent failed: a CA that does not verify it, a missing client certificate. */
+export class NomadTlsError extends SandboxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HPCSB_SCHEDULER_UNAVAILABLE', message, options);
   }
 }

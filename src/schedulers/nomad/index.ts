@@ -5,7 +5,6 @@ export { buildJob, escapeForNomad, JOB_GROUP, JOB_TASK, PORT_LABEL, rawExecLaunc
 export { describePlacementFailure, describeTaskEvent, fatalTaskEvent } from './failures.js';
 export { allocAddress, NomadPlacement, type AllocAddress } from './placement.js';
 export { NomadScheduler, NOMAD_DOUBLE_VERSION, type NomadSchedulerOptions } from './scheduler.js';
-export { scaleGroup, SCALING_BLOCKED_MESSAGE, type ScaleGroupOptions } from './scale.js';
 export {
   agentConfigFor,
   nomadTaskDriverFor,

@@ -25,6 +25,29 @@ async function planFor(name: string): Promise<LaunchPlan> {
 }
 
 describe('buildJob', () => {
+  it('carries a site profile\'s datacenters, resources, constraints, runtime binary and the run label, in Nomad\'s Job schema', async () => {
+    const job = buildJob({
+      jobId: 'site-1',
+      plan: await planFor('singularity'),
+      ports: { mode: 'dynamic' },
+      datacenters: ['hpc-east'],
+      namespace: 'research',
+      cpuMHz: 1000,
+      memoryMB: 2048,
+      constraints: [{ attribute: '${meta.rack}', operator: '=', value: 'a' }],
+      binary: '/opt/apptainer/bin/apptainer',
+      runLabel: { runId: 'run-1', host: 'login1', pid: 42, startedAtMs: 1_700_000_000_000 },
+    });
+    expect(job.Datacenters).toEqual(['hpc-east']);
+    expect(job.Namespace).toBe('research');
+    expect(job.Constraints).toEqual([{ LTarget: '${meta.rack}', RTarget: 'a', Operand: '=' }]);
+    expect(job.Meta).toMatchObject({ hpc_sandbox_run: 'run-1', hpc_sandbox_run_host: 'login1', hpc_sandbox_run_pid: '42', hpc_sandbox_run_started: '1700000000000' });
+    const task = (job.TaskGroups[0]!.Tasks as Array<{ Resources: unknown; Config: { args: string[] } }>)[0]!;
+    expect(task.Resources).toEqual({ CPU: 1000, MemoryMB: 2048 });
+    expect(task.Config.args[3]).toBe('/opt/apptainer/bin/apptainer');
+    expect(checkAgainstNomadSchema({ Job: job }, 'JobRegisterRequest')).toEqual([]);
+  });
+
   for (const driverName of Object.keys(drivers)) {
     for (const [portName, ports] of Object.entries(portModes)) {
       it(`${driverName} x ${portName}: matches fixtures/nomad/jobs/${driverName}-${portName}.job.json and Nomad's Job schema`, async () => {

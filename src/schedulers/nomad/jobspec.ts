@@ -1,6 +1,7 @@
 import { ConfigError } from '../../errors.js';
 import { PLACEHOLDERS, type ContainerLaunchPlan, type ExecLaunchPlan, type LaunchPlan } from '../../drivers/driver.js';
 import type { PortRequest } from '../scheduler.js';
+import { toNomadMeta, type RunLabel } from '../../common/run-label.js';
 
 /** Names inside every job this project registers: one group, one task, one port label. */
 export const JOB_GROUP = 'sandbox';
@@ -37,6 +38,12 @@ export interface JobSpecOptions {
   dockerPrivileged?: boolean;
   /** Extra job meta (the scheduler adds the driver and session). */
   meta?: Record<string, string>;
+  /** The run that owns the job, in `Meta` (`hpc-sandbox cleanup` finds dead runs' jobs by it). */
+  runLabel?: RunLabel;
+  /** Job constraints (`${attr.kernel.name} = linux`, `${meta.rack} = a`), from the site profile. */
+  constraints?: ReadonlyArray<{ attribute: string; operator?: string; value?: string }>;
+  /** The runtime binary on the cluster's nodes for exec plans (`/opt/apptainer/bin/apptainer`): replaces the plan's argv[0]. */
+  binary?: string;
 }
 
 /**
@@ -60,7 +67,8 @@ export interface JobSpecOptions {
  */
 export function buildJob(options: JobSpecOptions): NomadJob {
   const { plan, ports } = options;
-  const task = plan.kind === 'exec' ? rawExecTask(plan) : dockerTask(plan, options.dockerPrivileged ?? false);
+  const sitePlan = plan.kind === 'exec' && options.binary ? { ...plan, argv: [options.binary, ...plan.argv.slice(1)] } : plan;
+  const task = sitePlan.kind === 'exec' ? rawExecTask(sitePlan) : dockerTask(sitePlan, options.dockerPrivileged ?? false);
   const containerPort = plan.kind === 'container' ? plan.containerPort : undefined;
   const network =
     ports.mode === 'static'
@@ -73,7 +81,10 @@ export function buildJob(options: JobSpecOptions): NomadJob {
     Datacenters: options.datacenters ?? ['dc1'],
     ...(options.namespace ? { Namespace: options.namespace } : {}),
     ...(options.region ? { Region: options.region } : {}),
-    Meta: { hpc_sandbox_driver: plan.driver, hpc_sandbox_ports: ports.mode, ...options.meta },
+    Meta: { hpc_sandbox_driver: plan.driver, hpc_sandbox_ports: ports.mode, ...options.meta, ...(options.runLabel ? toNomadMeta(options.runLabel) : {}) },
+    ...(options.constraints?.length
+      ? { Constraints: options.constraints.map((c) => ({ LTarget: c.attribute, RTarget: c.value ?? '', Operand: c.operator ?? '=' })) }
+      : {}),
     TaskGroups: [
       {
         Name: JOB_GROUP,

@@ -4,7 +4,6 @@ import { nomadErrorBody, nomadResponse, RECORDED } from '../../../fixtures/nomad
 import type { Driver, SandboxSpec } from '../../drivers/driver.js';
 import { isSandboxError } from '../../errors.js';
 import { NomadClient } from './client.js';
-import { scaleGroup } from './scale.js';
 import { NomadPlacement } from './placement.js';
 import { NomadScheduler } from './scheduler.js';
 
@@ -150,78 +149,5 @@ describe('NomadScheduler over recorded Nomad answers', () => {
     pool.intercept({ path: '/v1/agent/self', method: 'GET' }).reply(200, nomadResponse('agent-self'));
     pool.intercept({ path: '/v1/status/leader', method: 'GET' }).reply(200, '""');
     expect(await nomad.detect()).toMatchObject({ available: false, reason: `nomad: ${ADDRESS} has no cluster leader yet` });
-  });
-});
-
-describe('scaleGroup', () => {
-  let agent: MockAgent;
-  let client: NomadClient;
-  beforeEach(() => {
-    agent = new MockAgent();
-    agent.disableNetConnect();
-    client = new NomadClient({ address: ADDRESS, dispatcher: agent });
-  });
-  afterEach(async () => {
-    await client.close();
-    agent.assertNoPendingInterceptors();
-    await agent.close();
-  });
-
-  it('waits out "job scaling blocked due to active deployment" and scales', async () => {
-    const pool = agent.get(ADDRESS);
-    const scalePath = `/v1/job/${RECORDED.jobId}/scale`;
-    const bodies: unknown[] = [];
-    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
-    pool.intercept({ path: `/v1/job/${RECORDED.jobId}/deployment`, method: 'GET' }).reply(200, nomadResponse('deployment-running'));
-    pool.intercept({ path: `${scalePath}?index=1&wait=30s`, method: 'GET' }).reply(200, nomadResponse('job-scale'), { headers: { 'x-nomad-index': '33' } });
-    pool.intercept({ path: scalePath, method: 'POST' }).reply(200, ({ body }) => {
-      bodies.push(JSON.parse(String(body)));
-      return nomadResponse('register');
-    });
-    const answer = await scaleGroup(client, RECORDED.jobId, 'sandbox', 3, { message: 'pool grows' });
-    expect(answer.EvalID).toBe(RECORDED.evalId);
-    expect(bodies).toEqual([{ Count: 3, Target: { Group: 'sandbox' }, Message: 'pool grows' }]);
-  });
-
-  it('blocks on the scale index for any non-terminal deployment (paused too), never asking again at once', async () => {
-    const pool = agent.get(ADDRESS);
-    const scalePath = `/v1/job/${RECORDED.jobId}/scale`;
-    const paused = { ...nomadResponse('deployment-running'), Status: 'paused', StatusDescription: 'Deployment is paused' };
-    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
-    pool.intercept({ path: `/v1/job/${RECORDED.jobId}/deployment`, method: 'GET' }).reply(200, paused);
-    pool.intercept({ path: `${scalePath}?index=1&wait=30s`, method: 'GET' }).reply(200, nomadResponse('job-scale'), { headers: { 'x-nomad-index': '33' } });
-    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
-    pool.intercept({ path: `/v1/job/${RECORDED.jobId}/deployment`, method: 'GET' }).reply(200, paused);
-    // The second wait hangs on the index the first one returned: no busy loop of POSTs.
-    pool.intercept({ path: `${scalePath}?index=33&wait=30s`, method: 'GET' }).reply(200, nomadResponse('job-scale'), { headers: { 'x-nomad-index': '34' } });
-    pool.intercept({ path: scalePath, method: 'POST' }).reply(200, nomadResponse('register'));
-    expect((await scaleGroup(client, RECORDED.jobId, 'sandbox', 2)).EvalID).toBe(RECORDED.evalId);
-  });
-
-  it('names the deployment that kept scaling blocked when the wait runs out', async () => {
-    const pool = agent.get(ADDRESS);
-    const scalePath = `/v1/job/${RECORDED.jobId}/scale`;
-    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
-    pool.intercept({ path: `/v1/job/${RECORDED.jobId}/deployment`, method: 'GET' }).reply(200, nomadResponse('deployment-running'));
-    // The blocking read "takes" 2 s of a 1 s budget (only Date is faked: the mock answers at once).
-    vi.useFakeTimers({ toFake: ['Date'] });
-    const passTwoSeconds = () => {
-      vi.setSystemTime(Date.now() + 2_000);
-      return nomadResponse('job-scale');
-    };
-    pool.intercept({ path: `${scalePath}?index=1&wait=1s`, method: 'GET' }).reply(200, passTwoSeconds, { headers: { 'x-nomad-index': '33' } });
-    pool.intercept({ path: scalePath, method: 'POST' }).reply(400, nomadErrorBody('during a deployment'));
-    try {
-      const scaling = scaleGroup(client, RECORDED.jobId, 'sandbox', 2, { timeoutMs: 1_000 });
-      await expect(scaling).rejects.toSatisfy((e) => isSandboxError(e, 'HPCSB_WAIT_TIMEOUT'));
-      await expect(scaling).rejects.toThrowError(/job scaling blocked due to active deployment, attempt 2, deployment 0a1b2c3d running/);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
-
-  it('passes other scale errors through', async () => {
-    agent.get(ADDRESS).intercept({ path: `/v1/job/${RECORDED.jobId}/scale`, method: 'POST' }).reply(404, 'job not found');
-    await expect(scaleGroup(client, RECORDED.jobId, 'sandbox', 2)).rejects.toMatchObject({ statusCode: 404, body: 'job not found' });
   });
 });

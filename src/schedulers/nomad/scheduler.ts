@@ -8,7 +8,8 @@ import { NomadClient, type NomadClientOptions } from './client.js';
 import { describeNomadVersion } from './double.js';
 import { NomadPlacementError } from './errors.js';
 import { describePlacementFailure, describeTaskEvent, fatalTaskEvent } from './failures.js';
-import { buildJob, JOB_TASK, type NomadJob } from './jobspec.js';
+import { buildJob, JOB_TASK, type JobSpecOptions, type NomadJob } from './jobspec.js';
+import { currentRunLabel, type RunLabel } from '../../common/run-label.js';
 import { allocAddress, NomadPlacement, type AllocAddress } from './placement.js';
 
 const log = logger('scheduler:nomad');
@@ -27,6 +28,12 @@ export interface NomadSchedulerOptions extends Omit<NomadClientOptions, 'dispatc
   dockerPrivileged?: boolean;
   /** Longest wait from register to an allocation with a port. @default 120_000 */
   placeTimeoutMs?: number;
+  /** Job constraints every sandbox job carries (site profile). */
+  constraints?: JobSpecOptions['constraints'];
+  /** The runtime binary per driver on the cluster's nodes (site profile `drivers.<name>.binary`). */
+  driverBinaries?: Partial<Record<string, string>>;
+  /** The run label put in every job's Meta (`hpc-sandbox cleanup`). @default currentRunLabel() */
+  runLabel?: RunLabel;
   /** Use this client (not closed by the scheduler) instead of building one. */
   client?: NomadClient;
 }
@@ -98,6 +105,9 @@ export class NomadScheduler implements Scheduler {
       memoryMB: this.#options.memoryMB,
       dockerPrivileged: this.#options.dockerPrivileged,
       meta: { hpc_sandbox_session: this.#session },
+      runLabel: this.#options.runLabel ?? currentRunLabel(),
+      constraints: this.#options.constraints,
+      binary: this.#options.driverBinaries?.[plan.driver],
     });
     await this.#validate(job, request.signal);
     const timestamps: PlacementTimestamps = { submitted: performance.timeOrigin + performance.now() };
