@@ -1,6 +1,6 @@
-import { constants } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { openRegularFile } from './open-regular-file.js';
 import { toolFailure, toolSuccess, type ToolResult } from './tool-result.js';
 import { resolveWorkspacePath } from './workspace-path.js';
 
@@ -12,24 +12,27 @@ function requirePath(args: Record<string, unknown>): string | ToolResult {
   return path;
 }
 
-/** The `read_file` tool: a UTF-8 file of at most `maxFileSize` bytes inside the slot. */
+/** Status of a refused open: 403 for a symlink, 404 missing, 400 anything else. */
+function refusedStatus(code: string): number {
+  return code === 'path_escape' ? 403 : code === 'not_found' ? 404 : 400;
+}
+
+/**
+ * The `read_file` tool: a UTF-8 file of at most `maxFileSize` bytes inside the slot. FIFOs,
+ * sockets and devices are refused without blocking (see openRegularFile).
+ */
 export async function readFileTool(slotRoot: string, args: Record<string, unknown>, maxFileSize: number): Promise<ToolResult> {
   const path = requirePath(args);
   if (typeof path !== 'string') return path;
   const resolved = await resolveWorkspacePath(slotRoot, path);
   if (!resolved.ok) return toolFailure(resolved.code === 'path_escape' ? 403 : 400, resolved.error, { error_code: resolved.code });
-  let info;
+  const opened = await openRegularFile(resolved.absolute, 'read', path);
+  if (!opened.ok) return toolFailure(refusedStatus(opened.code), opened.error, { error_code: opened.code, path: resolved.absolute });
+  const { handle, info } = opened;
   try {
-    info = await stat(resolved.absolute);
-  } catch {
-    return toolFailure(404, `File not found: ${path}`, { error_code: 'not_found', path: resolved.absolute });
-  }
-  if (!info.isFile()) return toolFailure(400, `Not a file: ${path}`, { error_code: 'not_a_file', path: resolved.absolute });
-  if (info.size > maxFileSize) {
-    return toolFailure(413, `File too large: ${info.size} bytes (max ${maxFileSize})`, { error_code: 'too_large', path: resolved.absolute, size: info.size });
-  }
-  const handle = await open(resolved.absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
+    if (info.size > maxFileSize) {
+      return toolFailure(413, `File too large: ${info.size} bytes (max ${maxFileSize})`, { error_code: 'too_large', path: resolved.absolute, size: info.size });
+    }
     const content = await handle.readFile({ encoding: 'utf8' });
     return toolSuccess(content, { path: resolved.absolute, size: info.size });
   } finally {
@@ -37,7 +40,11 @@ export async function readFileTool(slotRoot: string, args: Record<string, unknow
   }
 }
 
-/** The `write_file` tool: writes `content` (at most `maxFileSize` characters), creating parent directories. */
+/**
+ * The `write_file` tool: writes `content` (at most `maxFileSize` characters), creating parent
+ * directories. Only a regular file (or a new one) is written: FIFOs, sockets and devices are
+ * refused without blocking.
+ */
 export async function writeFileTool(slotRoot: string, args: Record<string, unknown>, maxFileSize: number): Promise<ToolResult> {
   const path = requirePath(args);
   if (typeof path !== 'string') return path;
@@ -52,17 +59,16 @@ export async function writeFileTool(slotRoot: string, args: Record<string, unkno
   if (!resolved.ok) return toolFailure(resolved.code === 'path_escape' ? 403 : 400, resolved.error, { error_code: resolved.code });
   try {
     await mkdir(dirname(resolved.absolute), { recursive: true });
-    // O_NOFOLLOW: a dangling symlink named `path` could otherwise create a file outside the slot.
-    const handle = await open(resolved.absolute, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    // O_NOFOLLOW inside: a dangling symlink named `path` could otherwise create a file outside the slot.
+    const opened = await openRegularFile(resolved.absolute, 'write', path);
+    if (!opened.ok) return toolFailure(refusedStatus(opened.code), opened.error, { error_code: opened.code, path: resolved.absolute });
     try {
-      await handle.writeFile(content, 'utf8');
+      await opened.handle.writeFile(content, 'utf8');
     } finally {
-      await handle.close();
+      await opened.handle.close();
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') return toolFailure(403, `Access denied: ${path} is a symlink`, { error_code: 'path_escape' });
-    if (code === 'EISDIR') return toolFailure(400, `Not a file: ${path} is a directory`, { error_code: 'not_a_file' });
     if (code === 'ENOTDIR' || code === 'EEXIST') return toolFailure(400, `Cannot create ${path}: a parent is not a directory`, { error_code: 'not_a_file' });
     throw error;
   }
