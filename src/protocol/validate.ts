@@ -51,9 +51,40 @@ const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
 const isPositiveNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 const isPositiveInteger = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
+/**
+ * Fields whose strings may hold NUL: file content is data (a NUL is a legal byte of a file), not
+ * a name, a path or an argument that the kernel would cut at the NUL.
+ */
+const NUL_ALLOWED = new Set(['args.content']);
+
+/**
+ * The first string under `value` that holds a NUL byte, as `{ name, index }`. Node refuses NUL in
+ * a path or a spawn argument by throwing, which answered 500 before this check.
+ */
+function findNul(value: unknown, name: string): { name: string; index: number } | undefined {
+  if (typeof value === 'string') {
+    const index = value.indexOf('\0');
+    return index === -1 || NUL_ALLOWED.has(name) ? undefined : { name, index };
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNul(value[i], `${name}[${i}]`);
+      if (found) return found;
+    }
+  } else if (isRecord(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      const found = findNul(item, name ? `${name}.${key}` : key);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 function validated<T>(where: string, body: unknown, parse: (b: Record<string, unknown>) => T): Validated<T> {
   try {
     if (!isRecord(body)) return { ok: false, error: `Expected ${where ? `\`${where.slice(0, -1)}\`` : 'the body'} to be a JSON object, got ${describe(body)}` };
+    const nul = findNul(body, '');
+    if (nul) return { ok: false, error: `Expected \`${where}${nul.name}\` to hold no NUL byte, got one at character ${nul.index}` };
     return { ok: true, value: parse(body) };
   } catch (error) {
     if (error instanceof FieldError) return { ok: false, error: error.message };

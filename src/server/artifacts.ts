@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { lstat, open, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import type {
   ArtifactArchiveRequest,
@@ -11,6 +11,7 @@ import type {
   ArtifactReadResponse,
   ErrorResponse,
 } from '../protocol/types.js';
+import { describeFileType, openRegularFile } from './open-regular-file.js';
 import { tarArchive, type TarEntry } from './tar.js';
 import { resolveWorkspacePath } from './workspace-path.js';
 
@@ -77,9 +78,12 @@ export async function readArtifact(slotRoot: string, request: ArtifactReadReques
   const found = await resolveExisting(slotRoot, request.path);
   if ('status' in found) return found;
   const { info } = found;
-  if (!info.isFile()) return fail(400, 'not_a_file', `Not a file: ${request.path}`);
+  if (!info.isFile()) return fail(400, 'not_a_file', `Not a regular file: ${request.path} is ${describeFileType(info)}`);
   const limit = clamp(request.max_bytes, limits.maxArtifactBytes);
-  const handle = await open(found.absolute, 'r');
+  // Never blocks on a FIFO swapped in after the stat above (see openRegularFile).
+  const opened = await openRegularFile(found.absolute, 'read', request.path);
+  if (!opened.ok) return fail(opened.code === 'path_escape' ? 403 : opened.code === 'not_found' ? 404 : 400, opened.code, opened.error);
+  const { handle } = opened;
   let data: Buffer;
   try {
     const buffer = Buffer.alloc(Math.min(limit, info.size));
@@ -193,7 +197,13 @@ export async function archiveArtifacts(slotRoot: string, request: ArtifactArchiv
         // Past any plausible compression ratio: stop reading before memory grows.
         return fail(413, 'too_large', `Archive too large: more than ${rawBytes} bytes of files under ${request.path ?? '.'} (max ${byteLimit} compressed)`);
       }
-      tarEntries.push({ name: entry.relative, type: 'file', mode: entry.mode, mtime, data: await readFile(entry.absolute) });
+      const opened = await openRegularFile(entry.absolute, 'read', entry.relative);
+      if (!opened.ok) continue;
+      try {
+        tarEntries.push({ name: entry.relative, type: 'file', mode: entry.mode, mtime, data: await opened.handle.readFile() });
+      } finally {
+        await opened.handle.close();
+      }
     } else if (entry.kind === 'symlink') {
       let target: string;
       try {

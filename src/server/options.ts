@@ -29,6 +29,11 @@ export interface ServeFlags {
   maxMemory?: string;
   maxFileSize?: string;
   tmpSize?: string;
+  /** Repeatable. */
+  allowHost?: string[];
+  maxConnections?: string;
+  headersTimeoutMs?: string;
+  requestTimeoutMs?: string;
 }
 
 export const SERVE_USAGE = `Usage: sandbox-server [options]
@@ -51,6 +56,11 @@ Options:
   --max-memory <size>  address space per process, e.g. 8G (default ${DEFAULT_SLOT_LIMITS.maxMemoryBytes / 1024 ** 3}G)
   --max-file-size <size>  largest file a command may write (default ${DEFAULT_SLOT_LIMITS.maxFileBytes / 1024 ** 3}G)
   --tmp-size <size>    size of each sandbox's /tmp (default ${DEFAULT_SLOT_LIMITS.tmpBytes / 1024 ** 2}M)
+  --allow-host <name>  a DNS name clients may use in Host (repeatable; IP literals, localhost and
+                       this machine's hostname are always accepted)
+  --max-connections <n>       open connections before 503 (default 256)
+  --headers-timeout-ms <ms>   time to receive request headers (default 20000)
+  --request-timeout-ms <ms>   time to receive a whole request (default 120000)
   -h, --help           show this help
 `;
 
@@ -104,6 +114,12 @@ export function resolveServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv = 
   if (flags.maxFileSize !== undefined) slotLimits.maxFileBytes = bytes('max-file-size', flags.maxFileSize);
   if (flags.tmpSize !== undefined) slotLimits.tmpBytes = bytes('tmp-size', flags.tmpSize);
   if (Object.keys(slotLimits).length > 0) options.slotLimits = slotLimits;
+  if (flags.allowHost?.length) options.allowedHosts = flags.allowHost;
+  const http: NonNullable<SandboxServerOptions['http']> = {};
+  if (flags.maxConnections !== undefined) http.maxConnections = integer('max-connections', flags.maxConnections, 1, 100_000);
+  if (flags.headersTimeoutMs !== undefined) http.headersTimeoutMs = integer('headers-timeout-ms', flags.headersTimeoutMs, 100, 3_600_000);
+  if (flags.requestTimeoutMs !== undefined) http.requestTimeoutMs = integer('request-timeout-ms', flags.requestTimeoutMs, 100, 3_600_000);
+  if (Object.keys(http).length > 0) options.http = http;
   if (flags.tokenFile !== undefined) {
     let token: string;
     try {
@@ -135,9 +151,13 @@ const FLAG_NAMES: Record<string, keyof ServeFlags> = {
   '--max-memory': 'maxMemory',
   '--max-file-size': 'maxFileSize',
   '--tmp-size': 'tmpSize',
+  '--allow-host': 'allowHost',
+  '--max-connections': 'maxConnections',
+  '--headers-timeout-ms': 'headersTimeoutMs',
+  '--request-timeout-ms': 'requestTimeoutMs',
 };
 
-const REPEATABLE = new Set<keyof ServeFlags>(['expose', 'passEnv']);
+const REPEATABLE = new Set<keyof ServeFlags>(['expose', 'passEnv', 'allowHost']);
 
 /**
  * Parses `serve` arguments (`--flag value` or `--flag=value`) without any dependency, for the

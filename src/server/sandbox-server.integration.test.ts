@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWith } from '../../test/gate.js';
 import { projectRoot } from '../common/paths.js';
@@ -53,6 +54,31 @@ describe('bundled sandbox server process', () => {
     expect(locked).toMatchObject({ success: true, output: String(runAs?.uid ?? process.getuid?.()) });
     expect(await client.reset('slot_0')).toMatchObject({ success: true });
     expect((await client.listArtifacts('slot_0')).entries).toEqual([]);
+  });
+
+  it('gets its 413 to undici request and Node fetch still sending a body over 16 MiB (server in its own process)', async () => {
+    // In another process the server's close really races the client's upload: before the fix
+    // about one call in three failed with EPIPE instead of reading the 413.
+    await using server = await spawnServer(['--slots', '1', '--isolation', 'off']);
+    const outcomes: string[] = [];
+    const expected: string[] = [];
+    for (const size of [17_000_000, 24_000_000, 64_000_000]) {
+      const body = JSON.stringify({ slot_id: 'slot_0', tool: 'write_file', args: { path: 'x', content: 'z'.repeat(size) } });
+      for (let i = 0; i < 3; i++) {
+        outcomes.push(
+          await request(`${server.url}/execute`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).then(
+            async (r) => `${size} undici ${r.statusCode} ${((await r.body.json()) as { error_code: string }).error_code}`,
+            (e: Error & { code?: string }) => `${size} undici failed: ${e.code} ${e.message}`,
+          ),
+          await fetch(`${server.url}/execute`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).then(
+            async (r) => `${size} fetch ${r.status} ${((await r.json()) as { error_code: string }).error_code}`,
+            (e: Error & { cause?: { code?: string } }) => `${size} fetch failed: ${e.cause?.code} ${e.message}`,
+          ),
+        );
+        expected.push(`${size} undici 413 body_too_large`, `${size} fetch 413 body_too_large`);
+      }
+    }
+    expect(outcomes).toEqual(expected);
   });
 
   it('exits 2 with the usage on a bad flag', async () => {

@@ -19,7 +19,7 @@ let client: SandboxClient;
 const TOKEN = 's3cret-token';
 
 async function raw(method: string, path: string, body?: string, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) {
-  const res = await request(`${server.url}${path}`, { method: method as 'GET', body: body ?? null, headers });
+  const res = await request(`${server.url}${path}`, { method: method as 'GET', body: body ?? null, headers: { 'content-type': 'application/json', ...headers } });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, json: JSON.parse(text) as Record<string, unknown> };
 }

@@ -16,7 +16,8 @@ import { bearerMatches } from './auth.js';
 import { bashTool } from './bash-tool.js';
 import { beginBoot, type SandboxBoot } from './boot.js';
 import { readFileTool, writeFileTool } from './file-tools.js';
-import { HttpError, readJsonBody, sendJson } from './http-io.js';
+import { HostGuard } from './host-guard.js';
+import { discardRestOfBody, drainBody, HttpError, readJsonBody, requireJsonContentType, sendJson } from './http-io.js';
 import type { IsolationProbe } from './isolation.js';
 import { serverLog } from './log.js';
 import { removeReadyFile, writeReadyFile } from './ready-file.js';
@@ -53,7 +54,37 @@ export interface SandboxServerOptions {
   uidBase?: number;
   /** Per-slot resource limits (`--max-procs`, `--max-memory`, `--max-file-size`, `--tmp-size`). */
   slotLimits?: Partial<SlotLimits>;
+  /** Timeouts and caps of the HTTP side (see DEFAULT_HTTP_LIMITS). */
+  http?: Partial<HttpLimits>;
+  /**
+   * DNS names a client may use in `Host` besides IP literals, `localhost`, this machine's
+   * hostname and the bind host (DNS rebinding protection). @default []
+   */
+  allowedHosts?: readonly string[];
 }
+
+/** Timeouts and caps of the HTTP side. */
+export interface HttpLimits {
+  /** A client must send its request line and headers within this. @default 20_000 */
+  headersTimeoutMs: number;
+  /** A client must send its whole request, body included, within this (answers may take longer). @default 120_000 */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. @default 65_000 (longer than the client's 30 s) */
+  keepAliveTimeoutMs: number;
+  /**
+   * Open connections served at once; requests on connections beyond it are answered 503
+   * (`too_many_connections`, `Retry-After: 1`) and those connections closed. Connections beyond
+   * twice the cap are dropped on accept. @default 256
+   */
+  maxConnections: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 65_000,
+  maxConnections: 256,
+};
 
 /** A listening sandbox server. */
 export interface RunningSandboxServer {
@@ -108,6 +139,11 @@ type Route = (req: IncomingMessage, gone: AbortSignal) => Promise<{ status: numb
 export async function startSandboxServer(options: SandboxServerOptions, boot: SandboxBoot = beginBoot(options)): Promise<RunningSandboxServer> {
   const { started, dataDir, layout, isolation } = boot;
   const limits: ServerLimitsConfig = { ...DEFAULT_LIMITS, ...options.limits };
+  const http: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.http };
+  const hostGuard = new HostGuard(options.host, options.allowedHosts);
+  /** Sockets accepted beyond `http.maxConnections`: their requests are answered 503. */
+  const overCap = new WeakSet<object>();
+  let openConnections = 0;
   const orderedSlots = boot.slotDirs.map((dir, i) => new Slot(`slot_${i}`, dir, boot.slotUsers[i]));
   const slots = new Map(orderedSlots.map((slot) => [slot.id, slot]));
   const envFor = (sandboxed: boolean, slotDir: string): NodeJS.ProcessEnv =>
@@ -233,6 +269,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
     const route = routes[`${req.method} ${path}`];
     try {
+      hostGuard.check(req);
       if (!route) {
         if (paths.includes(path)) {
           const allowed = Object.keys(routes).filter((key) => key.endsWith(` ${path}`)).map((key) => key.split(' ')[0]!);
@@ -240,6 +277,10 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
         }
         throw new HttpError(404, 'no_route', `No endpoint ${req.method} ${path} (endpoints: ${Object.keys(routes).join(', ')})`);
       }
+      if (overCap.has(req.socket)) {
+        throw new HttpError(503, 'too_many_connections', `Too many connections: this sandbox server serves at most ${http.maxConnections} at once (retry, or reuse a keep-alive connection)`, { 'retry-after': '1', connection: 'close' });
+      }
+      if (req.method === 'POST') requireJsonContentType(req);
       if (options.token !== undefined && path !== '/health' && !bearerMatches(req.headers.authorization, options.token)) {
         throw new HttpError(401, 'unauthorized', `Missing or wrong bearer token for ${req.method} ${path} (send Authorization: Bearer <token>)`, { 'www-authenticate': 'Bearer' });
       }
@@ -252,8 +293,13 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       send(status, body);
     } catch (error) {
       if (error instanceof HttpError) {
+        // An answer that closes the connection would reset a client still sending its body:
+        // read that body first (bounded in bytes and time).
+        if (error.headers.connection === 'close') await drainBody(req, limits.maxBodyBytes, 1_000);
         send(error.status, errorBody(error.errorCode, error.message), error.headers);
-        if (error.headers.connection === 'close') req.resume();
+        // Answered before the body was read (413, refusals): read the rest so a client still
+        // sending sees this answer rather than a reset.
+        discardRestOfBody(req, Math.max(limits.maxBodyBytes, 64 * 1024 * 1024));
         return;
       }
       log(`${req.method} ${path} failed: ${(error as Error).stack ?? String(error)}`);
@@ -265,7 +311,28 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
   // Loaded here, after the probe was spawned, so loading node:http overlaps the probe; through
   // require, which is synchronous and skips the ESM loader (import() cost ~2 ms more at boot).
   const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
-  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void handle(req, res));
+  const server: Server = createServer(
+    {
+      headersTimeout: http.headersTimeoutMs,
+      requestTimeout: http.requestTimeoutMs,
+      keepAliveTimeout: http.keepAliveTimeoutMs,
+      // Node enforces the two timeouts above on this tick; short ones (tests) need a short tick.
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(Math.min(http.headersTimeoutMs, http.requestTimeoutMs || Infinity) / 4))),
+    },
+    (req, res) => void handle(req, res),
+  );
+  // Beyond the cap a connection still gets an answer (503, through handle) rather than a reset;
+  // beyond twice the cap Node drops it on accept, so a flood cannot exhaust file descriptors.
+  server.maxConnections = http.maxConnections * 2;
+  server.on('connection', (socket) => {
+    openConnections++;
+    socket.once('close', () => openConnections--);
+    if (openConnections > http.maxConnections) {
+      overCap.add(socket);
+      // A connection over the cap that sends no request is not kept for the headers timeout.
+      socket.setTimeout(Math.min(http.headersTimeoutMs, 2_000), () => socket.destroy());
+    }
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

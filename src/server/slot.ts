@@ -1,7 +1,7 @@
-import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import type { SlotStatus } from '../protocol/types.js';
 import { chownPath, type SlotUser } from './slot-user.js';
+import { removeTreeContents } from './remove-tree.js';
 
 /**
  * One workspace of the server. Work in a slot is serialised (one execution at a time, in arrival
@@ -62,28 +62,20 @@ export class Slot {
 
   /**
    * Empties the workspace, keeping the directory itself, or recreates it: outside bwrap a
-   * command can remove its own slot directory, and a reset must bring the slot back. Call
+   * command can remove its own slot directory (or put a symlink in its place, which is removed,
+   * never followed), and a reset must bring the slot back. Trees deeper than PATH_MAX, names that
+   * are not UTF-8 and directories made unreadable are removed too (removeTreeContents). Call
    * inside `run`.
    */
   async empty(): Promise<void> {
+    const info = await lstat(this.dir).catch(() => undefined);
+    if (info && !info.isDirectory()) await unlink(this.dir);
     if ((await mkdir(this.dir, { recursive: true })) !== undefined) {
+      // Recreated: it belongs to the slot's uid again, private to it.
       chownPath(this.dir, this.user);
       if (this.user) await chmod(this.dir, 0o700);
     }
-    const removeContents = async (): Promise<void> => {
-      const names = await readdir(this.dir);
-      await Promise.all(names.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
-    };
-    try {
-      await removeContents();
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EACCES' && code !== 'EPERM') throw error;
-      // A command of an unprivileged server can take away its own access (chmod 000 dir), which
-      // root would not notice. The server owns those directories: it gives the access back.
-      await grantOwnerAccess(this.dir);
-      await removeContents();
-    }
+    await removeTreeContents(this.dir);
   }
 
   status(): SlotStatus {
@@ -91,10 +83,3 @@ export class Slot {
   }
 }
 
-/** Adds rwx for the owner to `dir` and every directory below it, never following symlinks. */
-async function grantOwnerAccess(dir: string): Promise<void> {
-  const info = await lstat(dir);
-  if (!info.isDirectory()) return;
-  await chmod(dir, (info.mode & 0o7777) | 0o700);
-  for (const name of await readdir(dir)) await grantOwnerAccess(join(dir, name));
-}

@@ -70,7 +70,7 @@ function paxRecord(key: string, value: string): string {
   return `${length}${body}`;
 }
 
-/** Serialises `entries` as an uncompressed tar (ends with the two zero blocks). */
+/** Serialises `entries` (setuid and setgid bits cleared: an archive never hands out a setuid binary) as an uncompressed tar (ends with the two zero blocks). */
 export function tarArchive(entries: TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const entry of entries) {
@@ -86,7 +86,7 @@ export function tarArchive(entries: TarEntry[]): Buffer {
     }
     const data = entry.type === 'file' ? entry.data ?? Buffer.alloc(0) : Buffer.alloc(0);
     const type = entry.type === 'file' ? '0' : entry.type === 'directory' ? '5' : '2';
-    parts.push(headerBlock(split.name, split.prefix, type, entry.mode & 0o7777, data.length, entry.mtime, longLink ? '' : linkname));
+    parts.push(headerBlock(split.name, split.prefix, type, entry.mode & 0o1777, data.length, entry.mtime, longLink ? '' : linkname));
     if (data.length > 0) parts.push(...padded(data));
   }
   parts.push(Buffer.alloc(BLOCK * 2));

@@ -30,6 +30,10 @@ export function serveCommand(): Command {
     .option('--max-memory <size>', 'address space per process of a command, e.g. 8G (default 8G)')
     .option('--max-file-size <size>', 'largest file a command may write (default 1G)')
     .option('--tmp-size <size>', "size of each sandbox's /tmp tmpfs (default 512M)")
+    .option('--allow-host <name>', 'a DNS name clients may use in Host (repeatable; IP literals, localhost and this hostname always pass)', collect, [])
+    .option('--max-connections <n>', 'open connections before new requests get 503 (default 256)')
+    .option('--headers-timeout-ms <ms>', 'time to receive request headers (default 20000)')
+    .option('--request-timeout-ms <ms>', 'time to receive a whole request (default 120000)')
     .action(async (flags: ServeFlags) => {
       let options;
       try {
