@@ -75,7 +75,8 @@ describe('NomadScheduler over recorded Nomad answers', () => {
     });
     const purge = { path: `/v1/job/${RECORDED.jobId}?purge=true`, method: 'DELETE' };
     pool.intercept(purge).reply(403, 'Permission denied');
-    await expect(placement.stop()).rejects.toThrowError(`Nomad API DELETE ${ADDRESS}/v1/job/${RECORDED.jobId} failed with HTTP 403: Permission denied`);
+    // A 403 is explained as an ACL refusal (issue 11), with Nomad's own answer as the evidence.
+    await expect(placement.stop()).rejects.toThrowError(`Nomad refused no ACL token (set NOMAD_TOKEN or the profile's tokenFile): it is required here (Nomad: HTTP 403 "Permission denied" for DELETE http://127.0.0.1:4646/v1/job/${RECORDED.jobId})`);
     pool.intercept(purge).reply(200, nomadResponse('deregister'));
     await placement.stop();
     await placement.stop(); // done: no third DELETE
