@@ -1,7 +1,7 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeSlotReachableTempDir } from '../common/slot-reachable-temp-dir.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../harness/results.js';
 import { checkWellFormed } from '../harness/report/testing/xml-well-formed.js';
@@ -38,9 +38,7 @@ describe('hpc-sandbox CLI (built dist/cli/main.js)', () => {
   let tmp: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hpcsb-cli-'));
-    // A root sandbox server runs each slot as its own unprivileged uid, which must walk to its slot.
-    await import('node:fs/promises').then((fs) => fs.chmod(dir, 0o711));
+    dir = await makeSlotReachableTempDir('hpcsb-cli-');
     tmp = join(dir, 'tmp');
     await import('node:fs/promises').then((fs) => fs.mkdir(tmp));
   });

@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/testing/run-cli.js';
+import { makeSlotReachableTempDir } from '../../common/slot-reachable-temp-dir.js';
 import type { RunReport } from '../results.js';
 import { runSuite } from '../runner.js';
 import { parseSuite } from '../suite/load.js';
@@ -35,7 +35,7 @@ describe('bench with the bare runtime beside it (local x process)', () => {
   let first: RunReport;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hpcsb-bench-'));
+    dir = await makeSlotReachableTempDir('hpcsb-bench-');
     tmp = join(dir, 'tmp');
     await mkdir(tmp);
     suitePath = join(dir, 'tiny-overhead.yaml');

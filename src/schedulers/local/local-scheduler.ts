@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tail } from '../../common/exec.js';
+import { makeSlotReachableTempDir } from '../../common/slot-reachable-temp-dir.js';
 import { logger } from '../../common/logger.js';
 import type { ContainerLaunchPlan, Detection, ExecLaunchPlan, LaunchPlan, PlaceholderValues } from '../../drivers/driver.js';
 import { renderPlaceholders } from '../../drivers/driver.js';
@@ -89,9 +90,7 @@ export class LocalScheduler implements Scheduler {
         return this.#options.baseDir;
       }
       this.#ownsBaseDir = true;
-      this.#baseDirPath = await mkdtemp(join(tmpdir(), 'hpc-sandbox-local-'));
-      // A root sandbox server runs each slot as its own unprivileged uid, which must walk to its slot.
-      await chmod(this.#baseDirPath, 0o711);
+      this.#baseDirPath = await makeSlotReachableTempDir('hpc-sandbox-local-');
       return this.#baseDirPath;
     })();
     return this.#baseDir;

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { tail } from '../../common/exec.js';
+import { makeSlotReachableTempDir } from '../../common/slot-reachable-temp-dir.js';
 import { logger } from '../../common/logger.js';
 import { projectRoot } from '../../common/paths.js';
 import { which } from '../../common/which.js';
@@ -91,9 +91,7 @@ export async function startLocalAgent(options: LocalAgentOptions = {}): Promise<
   const template = resolveConfig(options.config) ?? agentConfigFor(taskDriver);
   const ports = options.ports ?? (await freePorts());
   const config = await renderAgentConfig(template, ports);
-  const workDir = await mkdtemp(join(tmpdir(), 'hpc-sandbox-nomad-'));
-  // A root sandbox server runs each slot as its own unprivileged uid, which must walk to its slot.
-  await chmod(workDir, 0o711);
+  const workDir = await makeSlotReachableTempDir('hpc-sandbox-nomad-');
   const dataDir = options.dataDir ?? join(workDir, 'data');
   const configPath = join(workDir, 'agent.hcl');
   try {

@@ -74,11 +74,9 @@ interface LegExpectations {
   serverPort: (hostPort: number) => number;
   /** The data dir the server reports: the alloc's data dir on the host, or the image's /data. */
   dataDir: (allocDataDir: string) => string;
-  /** docker hands NOMAD_* to the container (as Nomad does); raw_exec legs clear them with env -i. */
-  nomadEnvInside: boolean;
 }
 
-async function exerciseSandbox(url: string, token: string | undefined, hostPort: number, allocId: string, allocDataDir: string, leg: LegExpectations): Promise<void> {
+async function exerciseSandbox(url: string, token: string | undefined, hostPort: number, allocDataDir: string, leg: LegExpectations): Promise<void> {
   await using client = new SandboxClient(url, { token });
   const health = await client.waitUntilHealthy({ timeoutMs: 60_000 });
   // Env expansion reached the server: NOMAD_PORT_http is the port it binds, NOMAD_ALLOC_DIR/data its data dir.
@@ -86,8 +84,9 @@ async function exerciseSandbox(url: string, token: string | undefined, hostPort:
   expect(health.data_dir).toBe(leg.dataDir(allocDataDir));
   const bash = await client.bash('slot_0', 'echo "hello from $((6*7)) $GREETING [$NOMAD_ALLOC_ID]"');
   expect(bash.success).toBe(true);
-  // The spec's env arrives; under raw_exec the agent's and Nomad's own variables do not (env -i).
-  expect(bash.output).toContain(`hello from 42 hi [${leg.nomadEnvInside ? allocId : ''}]`);
+  // The spec's env arrives; Nomad's own variables reach the server (the port above) but never a
+  // command: a slot sees only the variables it was granted (DESIGN 5b).
+  expect(bash.output).toContain('hello from 42 hi []');
   await client.writeFile('slot_1', 'notes/nomad-double-note.txt', 'nomad double\n');
   expect(await client.readFile('slot_1', 'notes/nomad-double-note.txt')).toBe('nomad double\n');
   // The file landed in the allocation's data dir on the host (the bind / NOMAD_ALLOC_DIR/data).
@@ -109,7 +108,7 @@ function legs(name: 'process' | 'charliecloud' | 'docker', driverFactory: () => 
     await placement.waitUntilHealthy({ timeoutMs: 90_000 });
     expect(placement.timestamps.healthy).toBeGreaterThanOrEqual(placement.timestamps.submitted);
     const { allocId, jobId } = placement as unknown as { allocId: string; jobId: string };
-    await exerciseSandbox(placement.url, placement.token, placement.port, allocId, join(agent.dataDir, 'alloc', allocId, 'alloc', 'data'), leg);
+    await exerciseSandbox(placement.url, placement.token, placement.port, join(agent.dataDir, 'alloc', allocId, 'alloc', 'data'), leg);
     expect(placement.events.map((e) => e.type)).toEqual(expect.arrayContaining(['Received', 'Task Setup', 'Started']));
     expect(await placement.status()).toBe('running');
     await placement.stop();
@@ -120,15 +119,15 @@ function legs(name: 'process' | 'charliecloud' | 'docker', driverFactory: () => 
   });
 }
 
-const onHost: LegExpectations = { serverPort: (port) => port, dataDir: (dir) => dir, nomadEnvInside: false };
-const inImage = (serverPort: (port: number) => number, nomadEnvInside: boolean): LegExpectations => ({ serverPort, dataDir: () => '/data', nomadEnvInside });
+const onHost: LegExpectations = { serverPort: (port) => port, dataDir: (dir) => dir };
+const inImage = (serverPort: (port: number) => number): LegExpectations => ({ serverPort, dataDir: () => '/data' });
 
 describeWith(['docker'], 'Nomad scheduler through the test double: nomad x docker', () => {
   let image = '';
   beforeAll(async () => {
     image = (await ensureImage('docker')).ref;
   });
-  legs('docker', () => getDriver('docker'), () => ({ ...SPEC, image }), inImage(() => CONTAINER_PORT, true));
+  legs('docker', () => getDriver('docker'), () => ({ ...SPEC, image }), inImage(() => CONTAINER_PORT));
   afterAll(async () => {
     const dockerSocket = new Agent({ connect: { socketPath: '/var/run/docker.sock' } });
     const answer = await request('http://localhost/containers/json?all=1', { dispatcher: dockerSocket });
@@ -143,7 +142,7 @@ describeWith(['charliecloud', 'squashfs'], 'Nomad scheduler through the test dou
   beforeAll(async () => {
     image = (await ensureImage('squashfs')).ref;
   });
-  legs('charliecloud', () => getDriver('charliecloud'), () => ({ ...SPEC, image }), inImage((port) => port, false));
+  legs('charliecloud', () => getDriver('charliecloud'), () => ({ ...SPEC, image }), inImage((port) => port));
 });
 
 describe('Nomad scheduler through the test double: nomad x process', () => {

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { tail } from '../../common/exec.js';
+import { makeSlotReachableTempDir } from '../../common/slot-reachable-temp-dir.js';
 import { logger } from '../../common/logger.js';
 import { which } from '../../common/which.js';
 import type { Detection, ExecLaunchPlan } from '../../drivers/driver.js';
@@ -98,9 +99,7 @@ export class SlurmScheduler implements Scheduler {
         await mkdir(this.#options.baseDir, { recursive: true });
         return this.#options.baseDir;
       }
-      this.#ownedBaseDir = await mkdtemp(join(tmpdir(), 'hpc-sandbox-slurm-'));
-      // A root sandbox server runs each slot as its own unprivileged uid, which must walk to its slot.
-      await chmod(this.#ownedBaseDir, 0o711);
+      this.#ownedBaseDir = await makeSlotReachableTempDir('hpc-sandbox-slurm-');
       return this.#ownedBaseDir;
     })();
     return this.#baseDir;
