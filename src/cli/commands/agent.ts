@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import { DRIVER_NAMES, type DriverName } from '../../drivers/driver.js';
 import { ConfigError, SandboxError } from '../../errors.js';
-import { nomadTaskDriverFor, startLocalAgent } from '../../schedulers/nomad/agent.js';
 import { writeLine, type CliIo } from '../cli-io.js';
 
 interface AgentFlags {
@@ -47,6 +46,8 @@ Examples:
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
+        // Loaded on use: `serve` shares this CLI and must not pay for the Nomad agent's modules.
+        const { nomadTaskDriverFor, startLocalAgent } = await import('../../schedulers/nomad/agent.js');
         const ports = flags.httpPort ? portsFrom(positiveInteger(flags.httpPort, '--http-port')) : undefined;
         const agent = await startLocalAgent({
           driver: flags.driver,

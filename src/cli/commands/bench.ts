@@ -2,7 +2,6 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CODES_HELP } from '../exit-codes.js';
 import { addRunFlags, type RunFlags } from '../run-flags.js';
-import { runSuites } from '../run-suites.js';
 
 /** Flags only `bench` has. */
 export interface BenchFlags {
@@ -57,5 +56,5 @@ Examples:
 
 ${EXIT_CODES_HELP}`,
     )
-    .action((suites: string[], flags: RunFlags & BenchFlags) => runSuites('bench', suites, flags, io));
+    .action(async (suites: string[], flags: RunFlags & BenchFlags) => (await import('../run-suites.js')).runSuites('bench', suites, flags, io));
 }

@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import type { CliIo } from '../cli-io.js';
 import { EXIT_CODES_HELP } from '../exit-codes.js';
 import { addRunFlags, type RunFlags } from '../run-flags.js';
-import { runSuites } from '../run-suites.js';
 
 /** `hpc-sandbox check [suite...]`: the readiness checks of each suite on every leg found here. */
 export function checkCommand(io: CliIo): Command {
@@ -25,5 +24,5 @@ Examples:
 
 ${EXIT_CODES_HELP}`,
     )
-    .action((suites: string[], flags: RunFlags) => runSuites('check', suites, flags, io));
+    .action(async (suites: string[], flags: RunFlags) => (await import('../run-suites.js')).runSuites('check', suites, flags, io));
 }

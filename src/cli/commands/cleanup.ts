@@ -1,6 +1,4 @@
 import { Command } from 'commander';
-import { toJson } from '../../harness/report/format.js';
-import { parseDuration, sweepLeftovers } from '../../cleanup/sweep-leftovers.js';
 import type { CliIo } from '../cli-io.js';
 
 /**
@@ -26,6 +24,8 @@ Examples:
   hpc-sandbox cleanup --older-than 12h --profile site.yaml`,
     )
     .action(async (flags: { olderThan?: string; dryRun?: boolean; profile?: string; json?: boolean }) => {
+      // Loaded on use: `serve` shares this CLI and must not pay for other commands' modules.
+      const [{ toJson }, { parseDuration, sweepLeftovers }] = await Promise.all([import('../../harness/report/format.js'), import('../../cleanup/sweep-leftovers.js')]);
       const env = { ...io.env, ...(flags.profile ? { HPC_SANDBOX_PROFILE: flags.profile } : {}) };
       const olderThanMs = flags.olderThan === undefined ? undefined : parseDuration(flags.olderThan);
       const { leftovers, skipped } = await sweepLeftovers({ env, dryRun: flags.dryRun ?? false, ...(olderThanMs !== undefined ? { olderThanMs } : {}) });

@@ -1,9 +1,5 @@
 import { Command } from 'commander';
-import { colorEnabled, painter, toJson } from '../../harness/report/format.js';
 import type { CliIo } from '../cli-io.js';
-import { runDoctor } from '../doctor/run-doctor.js';
-import { siteSettingRows } from '../../site/site-doctor-rows.js';
-import { renderDoctorTable } from '../doctor/render-doctor.js';
 
 /**
  * `hpc-sandbox doctor`: what this machine offers (drivers, user namespaces, /dev/fuse, bwrap,
@@ -24,6 +20,13 @@ Examples:
 Always exits 0: doctor reports, "check" judges.`,
     )
     .action(async (flags: { json?: boolean; profile?: string }) => {
+      // Loaded on use: `serve` shares this CLI and must not pay for other commands' modules.
+      const [{ colorEnabled, painter, toJson }, { runDoctor }, { siteSettingRows }, { renderDoctorTable }] = await Promise.all([
+        import('../../harness/report/format.js'),
+        import('../doctor/run-doctor.js'),
+        import('../../site/site-doctor-rows.js'),
+        import('../doctor/render-doctor.js'),
+      ]);
       const env = flags.profile ? { ...io.env, HPC_SANDBOX_PROFILE: flags.profile } : io.env;
       // [site profile] each effective Nomad/Slurm setting and where it came from (src/site).
       const rows = [...(await runDoctor({ env })), ...(await siteSettingRows(env))];

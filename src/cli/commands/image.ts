@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { UnavailableError } from '../../errors.js';
-import { ensureImage, IMAGE_FORMATS, type EnsuredImage, type ImageFormat } from '../../images/index.js';
+import { IMAGE_FORMATS, type ImageFormat } from '../../images/image-format.js';
+import type { EnsuredImage } from '../../images/index.js';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../exit-codes.js';
 import { handleInterrupts } from '../interrupt.js';
@@ -70,6 +71,8 @@ Exit codes:
 
 async function buildOne(format: ImageFormat, io: Pick<CliIo, 'stderr' | 'env'>, signal: AbortSignal): Promise<ImageBuildOutcome> {
   try {
+    // Loaded on use: `serve` shares this CLI and must not pay for the image builders.
+    const { ensureImage } = await import('../../images/index.js');
     const image = await ensureImage(format, { signal, env: io.env, onProgress: (p) => io.stderr.write(`${p.format}: ${p.message}\n`) });
     return { state: image.cached ? 'cached' : 'built', ...image };
   } catch (error) {
