@@ -12,7 +12,7 @@ import {
   type PlacementTimestamps,
 } from '../scheduler.js';
 import { type HealthProbe, waitForHealthy } from '../wait-healthy.js';
-import { type AllocDir, removeAllocDir } from './alloc-dir.js';
+import { type AllocDir, removeAllocDir } from '../shared/alloc-dir.js';
 
 const log = logger('scheduler:local');
 

@@ -14,14 +14,14 @@ import { LABEL_PREFIX, SESSION_ID_LABEL, sessionId } from '../../drivers/labels.
 import { AbortedError, SandboxError } from '../../errors.js';
 import type { Placement, PlacementEvent, PlacementExit, PlacementRequest, PlacementTimestamps, Scheduler } from '../scheduler.js';
 import { type HealthProbe, PlacementExitedError } from '../wait-healthy.js';
-import { type AllocDir, createAllocDir, openToContainerUsers, removeAllocDir } from './alloc-dir.js';
+import { type AllocDir, createAllocDir, openToContainerUsers, removeAllocDir } from '../shared/alloc-dir.js';
 import { type RunningContainer, dockerClient, startContainer } from './container-runner.js';
 import { LocalPlacementError, PortInUseError, ReadyPortMismatchError } from './errors.js';
-import { registerExitHook } from './exit-hook.js';
+import { registerExitHook } from '../shared/exit-hook.js';
 import { type LocalTask, LocalPlacement, now } from './local-placement.js';
 import { type RunningProcess, startProcess } from './process-runner.js';
-import { type PortReservation, reserveFreePort } from './port-reservations.js';
-import { readyFilePath, waitForReadyFile } from './ready-file.js';
+import { type PortReservation, reserveFreePort } from '../shared/port-reservations.js';
+import { readyFilePath, waitForReadyFile } from '../shared/ready-file.js';
 import { PLACEHOLDER_VARIABLES, wrapInShell } from './shell-wrapper.js';
 
 const log = logger('scheduler:local');
