@@ -18,6 +18,7 @@ import { type RunningProcess, startProcess } from './process-runner.js';
 import { type PortReservation, reserveFreePort } from '../shared/port-reservations.js';
 import { readyFilePath, waitForReadyFile } from '../shared/ready-file.js';
 import { isAddressInUse } from '../shared/port-race.js';
+import { dialAddress } from '../shared/dial-address.js';
 import { type PlaceOnceRequest, SchedulerBase } from '../shared/scheduler-base.js';
 import { PLACEHOLDER_VARIABLES, wrapInShell } from './shell-wrapper.js';
 
@@ -360,12 +361,7 @@ export function launchArgv(argv: readonly string[], values: PlaceholderValues): 
   return argv.map((a) => renderPlaceholders(a, values));
 }
 
-/** The address to dial for a bind address: wildcards become loopback. */
-export function dialAddress(bindHost: string): string {
-  if (bindHost === '0.0.0.0' || bindHost === '') return '127.0.0.1';
-  if (bindHost === '::' || bindHost === '[::]') return '::1';
-  return bindHost;
-}
+export { dialAddress } from '../shared/dial-address.js';
 
 /** Throws `PortInUseError` when `port` cannot be bound on `host` right now. */
 export async function assertPortFree(host: string, port: number): Promise<void> {
