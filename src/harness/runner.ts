@@ -197,10 +197,10 @@ export class LegSession {
     const { leg } = this;
     const driver = run.components.driver(leg.driver);
     const detection = await driver.detect({ signal });
-    if (!detection.available) return this.skip(detection.reason ?? `${leg.driver}: not available`);
+    if (!detection.available) return this.#skip(detection.reason ?? `${leg.driver}: not available`);
     signal.throwIfAborted();
     const opened = await run.scheduler(leg);
-    if (!opened.available) return this.skip(opened.reason);
+    if (!opened.available) return this.#skip(opened.reason);
     signal.throwIfAborted();
 
     const needs = this.#checks.map((c) => findCheck(c.name)?.prepare?.(c.options as never) ?? {});
@@ -209,7 +209,7 @@ export class LegSession {
     try {
       spec.image = await run.components.ensureImage(driver, spec, signal);
     } catch (error) {
-      if (error instanceof UnavailableError) return this.skip(error.message);
+      if (error instanceof UnavailableError) return this.#skip(error.message);
       throw error;
     }
     const planning: Driver = {
@@ -347,8 +347,8 @@ export class LegSession {
     }
   }
 
-  /** @internal */
-  skip(reason: string): void {
+  /** The leg cannot run here: skipped, or failed when HPC_SANDBOX_REQUIRE names it. */
+  #skip(reason: string): void {
     if (this.#run.requirements.requiresLeg(this.leg)) {
       this.fail(requiredButMissing(this.leg, reason));
       return;
@@ -357,7 +357,7 @@ export class LegSession {
     this.reason = reason;
   }
 
-  /** @internal */
+  /** Marks the leg failed with `reason` (setting up or benchmarking it went wrong). */
   fail(reason: string): void {
     this.state = 'failed';
     this.reason = reason;
