@@ -1,11 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { cpus, hostname } from 'node:os';
-import { join } from 'node:path';
 import { CleanupStack } from '../common/cleanup-stack.js';
 import { logger } from '../common/logger.js';
-import { projectRoot } from '../common/paths.js';
 import type { Driver, SandboxSpec } from '../drivers/driver.js';
-import { AbortedError, ConfigError, isSandboxError, UnavailableError } from '../errors.js';
+import { AbortedError, isSandboxError, UnavailableError } from '../errors.js';
 import type { Placement, PortRequest, Scheduler, SchedulerName } from '../schedulers/scheduler.js';
 import type { CheckContext, PlacedSandbox, SpecNeeds } from './checks/check.js';
 import { findCheck } from './checks/registry.js';
@@ -13,9 +9,7 @@ import { defaultComponents, type HarnessComponents, type OpenedScheduler } from 
 import { RunEvents, type RunEvent } from './events.js';
 import { parseRequirements, requiredButMissing, type Requirements } from './requirements.js';
 import {
-  REPORT_SCHEMA_VERSION,
   type CheckResult,
-  type CheckState,
   type LegId,
   type LegResult,
   type LegState,
@@ -23,6 +17,11 @@ import {
   type StartupSeries,
 } from './results.js';
 import { sandboxSpecFor, type ResolvedSuite, type SuiteCheck, type SuiteLeg } from './suite/load.js';
+import { selectChecks, selectLegs } from './leg-selection.js';
+import { buildReport } from './report-assembly.js';
+
+// Part of the runner's public API since before the split.
+export { buildReport, selectChecks, selectLegs };
 
 const log = logger('harness:runner');
 
@@ -198,10 +197,10 @@ export class LegSession {
     const { leg } = this;
     const driver = run.components.driver(leg.driver);
     const detection = await driver.detect({ signal });
-    if (!detection.available) return this.skip(detection.reason ?? `${leg.driver}: not available`);
+    if (!detection.available) return this.#skip(detection.reason ?? `${leg.driver}: not available`);
     signal.throwIfAborted();
     const opened = await run.scheduler(leg);
-    if (!opened.available) return this.skip(opened.reason);
+    if (!opened.available) return this.#skip(opened.reason);
     signal.throwIfAborted();
 
     const needs = this.#checks.map((c) => findCheck(c.name)?.prepare?.(c.options as never) ?? {});
@@ -210,7 +209,7 @@ export class LegSession {
     try {
       spec.image = await run.components.ensureImage(driver, spec, signal);
     } catch (error) {
-      if (error instanceof UnavailableError) return this.skip(error.message);
+      if (error instanceof UnavailableError) return this.#skip(error.message);
       throw error;
     }
     const planning: Driver = {
@@ -348,8 +347,8 @@ export class LegSession {
     }
   }
 
-  /** @internal */
-  skip(reason: string): void {
+  /** The leg cannot run here: skipped, or failed when HPC_SANDBOX_REQUIRE names it. */
+  #skip(reason: string): void {
     if (this.#run.requirements.requiresLeg(this.leg)) {
       this.fail(requiredButMissing(this.leg, reason));
       return;
@@ -358,7 +357,7 @@ export class LegSession {
     this.reason = reason;
   }
 
-  /** @internal */
+  /** Marks the leg failed with `reason` (setting up or benchmarking it went wrong). */
   fail(reason: string): void {
     this.state = 'failed';
     this.reason = reason;
@@ -481,70 +480,4 @@ export async function runSuite(suite: ResolvedSuite, options: RunOptions = {}): 
   const report = buildReport(suite, command, startedAt, results, benchmarks, aborted);
   run.publish({ type: 'run:end', report });
   return report;
-}
-
-function selectLegs(suite: ResolvedSuite, wanted: readonly string[] | undefined): SuiteLeg[] {
-  if (!wanted || wanted.length === 0) return [...suite.legs];
-  const names = wanted.map((w) => w.replace(/^\s*([a-z]+)\s*:\s*([a-z]+)\s*$/, '$1 x $2'));
-  const unknown = names.filter((n) => !suite.legs.some((leg) => leg.name === n));
-  if (unknown.length > 0) {
-    throw new ConfigError(`suite ${suite.path} has no leg ${unknown.map((u) => JSON.stringify(u)).join(', ')}; legs: ${suite.legs.map((l) => l.name).join(', ')}`);
-  }
-  return suite.legs.filter((leg) => names.includes(leg.name));
-}
-
-/**
- * The checks a `check` run of `suite` performs: all of them, or those named in `wanted`. A suite
- * without checks (a benchmark suite) is refused: every leg would pass without anything verified.
- *
- * @throws ConfigError when the suite has no checks or `wanted` names one it does not have.
- */
-export function selectChecks(suite: ResolvedSuite, wanted?: readonly string[]): SuiteCheck[] {
-  if (suite.checks.length === 0) {
-    throw new ConfigError(`suite ${suite.path} has no \`checks\`: nothing to check on its legs (run its benchmarks with \`hpc-sandbox bench\`)`);
-  }
-  if (!wanted || wanted.length === 0) return [...suite.checks];
-  const unknown = wanted.filter((n) => !suite.checks.some((c) => c.name === n));
-  if (unknown.length > 0) {
-    throw new ConfigError(`suite ${suite.path} has no check ${unknown.map((u) => JSON.stringify(u)).join(', ')}; checks: ${suite.checks.map((c) => c.name).join(', ')}`);
-  }
-  return suite.checks.filter((c) => wanted.includes(c.name));
-}
-
-/** Assembles the RunReport (summary counts and verdict) from leg results. */
-export function buildReport(
-  suite: ResolvedSuite,
-  command: 'check' | 'bench',
-  startedAt: Date,
-  legs: LegResult[],
-  benchmarks: StartupSeries[],
-  aborted = false,
-): RunReport {
-  const legCounts: Record<LegState, number> = { passed: 0, failed: 0, skipped: 0 };
-  const checkCounts: Record<CheckState, number> = { passed: 0, failed: 0, skipped: 0, degraded: 0 };
-  for (const leg of legs) {
-    legCounts[leg.state]++;
-    for (const check of leg.checks) checkCounts[check.state]++;
-  }
-  const beyond = benchmarks.some((series) => series.verdicts.some((v) => v.state === 'beyond'));
-  const verdict = aborted || legCounts.failed > 0 || checkCounts.failed > 0 || beyond ? 'fail' : 'pass';
-  return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: 'hpc-sandbox', version: toolVersion() },
-    command,
-    suite: { name: suite.name, path: suite.path },
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    host: { hostname: hostname(), platform: process.platform, arch: process.arch, node: process.version, cpus: cpus().length },
-    legs,
-    benchmarks,
-    summary: { legs: legCounts, checks: checkCounts, verdict },
-    ...(aborted ? { aborted: true } : {}),
-  };
-}
-
-let version: string | undefined;
-function toolVersion(): string {
-  version ??= (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  return version;
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/common/free-port.js';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bench, describe, inject } from 'vitest';
@@ -82,14 +82,6 @@ function oursStartup(scheduler: LocalScheduler, driver: DriverName): Startup {
     }
     return { ms: now() - t0, cleanup: () => placement.stop() };
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 /** The same plan with no scheduler: spawned directly (exec) or `docker run -d` (container). */

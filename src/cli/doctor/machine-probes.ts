@@ -121,21 +121,3 @@ export async function probeDockerSocket(env: NodeJS.ProcessEnv = process.env): P
     return { area: 'engine', name: 'docker socket', status: 'missing', summary: `${socket}: ${why}` };
   }
 }
-
-/** Slurm through `sinfo`: partitions and node states of the cluster this machine submits to. */
-export async function probeSlurm(): Promise<DoctorRow> {
-  if (!(await which('sinfo'))) return { area: 'scheduler', name: 'slurm', status: 'missing', summary: 'sinfo: not on PATH (apt-get install slurm-wlm)' };
-  const result = await exec('sinfo', ['-h', '-o', '%P %a %T %D'], { timeoutMs: PROBE_TIMEOUT_MS });
-  if (result.exitCode !== 0) {
-    return { area: 'scheduler', name: 'slurm', status: 'missing', summary: `sinfo failed: ${(result.stderr || result.stdout).trim().split('\n')[0] ?? ''}` };
-  }
-  const lines = result.stdout.trim().split('\n').filter(Boolean);
-  const usable = lines.some((l) => /\bup\b.*\b(idle|mix|mixed|alloc|allocated)\b/.test(l));
-  const version = (await exec('sinfo', ['--version'], { timeoutMs: PROBE_TIMEOUT_MS })).stdout.trim();
-  return {
-    area: 'scheduler',
-    name: 'slurm',
-    status: usable ? 'ok' : 'missing',
-    summary: `${version || 'slurm'}; ${lines.length ? lines.join('; ') : 'no partitions'}${usable ? '' : ' (no node up and usable)'}`,
-  };
-}

@@ -3,8 +3,9 @@ import { DEFAULT_NOMAD_ADDRESS } from '../../harness/components.js';
 import type { Detection, Driver } from '../../drivers/driver.js';
 import { allDrivers } from '../../drivers/index.js';
 import { NomadScheduler } from '../../schedulers/nomad/scheduler.js';
+import { SlurmScheduler } from '../../schedulers/slurm/slurm-scheduler.js';
 import type { DoctorRow } from './doctor-row.js';
-import { probeBwrap, probeDevFuse, probeDockerSocket, probeKernel, probeSlurm, probeUserNamespaces } from './machine-probes.js';
+import { probeBwrap, probeDevFuse, probeDockerSocket, probeKernel, probeUserNamespaces } from './machine-probes.js';
 import { probeSifBuilder } from './sif-builder-row.js';
 
 const DETECT_TIMEOUT_MS = 15_000;
@@ -33,7 +34,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRow[
     probeBwrap(env),
     probeDockerSocket(env),
     probeNomad(env, signal),
-    probeSlurm(),
+    probeSlurm(signal),
     probeSifBuilder(env, signal),
   ]);
   return rows;
@@ -75,5 +76,18 @@ export async function probeNomad(env: NodeJS.ProcessEnv, signal: AbortSignal, de
     return row;
   } finally {
     await nomad.close();
+  }
+}
+
+/**
+ * Slurm, by the same `detect()` the Slurm legs use (sbatch, squeue, scancel and sinfo on PATH, a
+ * usable node), so doctor and the runners always agree on whether Slurm legs can run.
+ */
+export async function probeSlurm(signal: AbortSignal): Promise<DoctorRow> {
+  const slurm = new SlurmScheduler({ exitHook: false });
+  try {
+    return detectionRow('scheduler', 'slurm', await slurm.detect({ signal }));
+  } finally {
+    await slurm.close();
   }
 }

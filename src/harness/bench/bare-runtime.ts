@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../common/free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SandboxClient } from '../../client/sandbox-client.js';
@@ -158,14 +158,3 @@ function describeExec(plan: LaunchPlan & { kind: 'exec' }): string {
   return bundle ? `${program} ${bundle}` : program;
 }
 
-/** A port free on 127.0.0.1 right now (the kernel picks it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

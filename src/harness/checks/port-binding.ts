@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { freePort } from '../../common/free-port.js';
 import { z } from 'zod';
 import { placementUrl } from '../../schedulers/scheduler.js';
 import { defineCheck, type PlacedSandbox } from './check.js';
@@ -70,16 +70,5 @@ async function answersAtItsAddress(sandbox: PlacedSandbox & { signal?: AbortSign
   ensure(health.status === 'ok' || health.status === 'healthy', NAME, `GET ${placement.url}/health answered status ${quote(health.status)}`, health);
 }
 
-/** A TCP port nobody listens on at this instant (the kernel's pick for port 0). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// Re-exported: the checks' tests take their static ports from here.
+export { freePort };

@@ -10,9 +10,9 @@ export {
   type RunningContainer,
   type StartContainerOptions,
 } from './container-runner.js';
-export { createAllocDir, type AllocDir } from './alloc-dir.js';
-export { waitForReadyFile, readyFilePath, type ReadyInfo } from './ready-file.js';
+export { createAllocDir, type AllocDir } from '../shared/alloc-dir.js';
+export { waitForReadyFile, readyFilePath, type ReadyInfo } from '../shared/ready-file.js';
 export { PLACEHOLDER_VARIABLES, placeholdersToVariables, shellWord, wrapInShell } from './shell-wrapper.js';
 export { LocalPlacementError, PortInUseError, ReadyPortMismatchError } from './errors.js';
-export { isPortReserved, reserveFreePort, type PortReservation, type ReserveFreePortOptions } from './port-reservations.js';
-export { registerExitHook, type ExitHookEntry } from './exit-hook.js';
+export { isPortReserved, reserveFreePort, type PortReservation, type ReserveFreePortOptions } from '../shared/port-reservations.js';
+export { registerExitHook, type ExitHookEntry } from '../shared/exit-hook.js';

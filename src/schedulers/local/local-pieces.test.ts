@@ -3,11 +3,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAllocDir } from './alloc-dir.js';
+import { createAllocDir } from '../shared/alloc-dir.js';
 import { securityHostConfig } from './container-runner.js';
 import { PortInUseError } from './errors.js';
 import { assertPortFree, dialAddress } from './local-scheduler.js';
-import { readyFilePath, waitForReadyFile } from './ready-file.js';
+import { readyFilePath, waitForReadyFile } from '../shared/ready-file.js';
 
 const dirs: string[] = [];
 afterEach(async () => {

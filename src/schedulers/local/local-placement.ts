@@ -1,25 +1,15 @@
 import { rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { tail } from '../../common/exec.js';
 import { logger } from '../../common/logger.js';
 import type { DriverName } from '../../drivers/driver.js';
-import {
-  placementUrl,
-  type Placement,
-  type PlacementEvent,
-  type PlacementExit,
-  type PlacementStatus,
-  type PlacementTimestamps,
-} from '../scheduler.js';
-import { type HealthProbe, waitForHealthy } from '../wait-healthy.js';
-import { type AllocDir, removeAllocDir } from './alloc-dir.js';
+import type { PlacementEvent, PlacementExit, PlacementStatus, PlacementTimestamps } from '../scheduler.js';
+import type { HealthProbe } from '../wait-healthy.js';
+import { type AllocDir, removeAllocDir } from '../shared/alloc-dir.js';
+import { readLogFiles } from '../shared/log-files.js';
+import { PlacementBase } from '../shared/placement-base.js';
 
 const log = logger('scheduler:local');
 
-/** Wall-clock epoch ms with sub-millisecond precision. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { now } from '../shared/clock.js';
 
 /** What runs a placement on this machine: a process group or a container. */
 export interface LocalTask {
@@ -56,19 +46,10 @@ export interface LocalPlacementInit {
 }
 
 /** A sandbox server placed on this machine by `LocalScheduler`. */
-export class LocalPlacement implements Placement {
-  readonly id: string;
+export class LocalPlacement extends PlacementBase {
   readonly scheduler = 'local' as const;
-  readonly driver: DriverName;
-  readonly host: string;
-  readonly port: number;
-  readonly url: string;
-  readonly token?: string;
   readonly allocDir: string;
   readonly dataDir: string;
-  readonly timestamps: PlacementTimestamps;
-  readonly events: PlacementEvent[];
-  readonly exited: Promise<PlacementExit>;
   /** Process group of an exec plan: `kill -- -<processGroup>` reaches every process of the sandbox. */
   readonly processGroup?: number;
   /** Docker container id of a container plan. */
@@ -76,53 +57,28 @@ export class LocalPlacement implements Placement {
   readonly #alloc: AllocDir;
   readonly #task: LocalTask;
   readonly #init: LocalPlacementInit;
-  #exit: PlacementExit | undefined;
-  #stopping: Promise<void> | undefined;
 
   constructor(init: LocalPlacementInit) {
+    super({ ...init, exited: init.task.exited });
     this.#init = init;
-    this.id = init.id;
-    this.driver = init.driver;
-    this.host = init.host;
-    this.port = init.port;
-    this.url = placementUrl(init.host, init.port);
-    if (init.token !== undefined) this.token = init.token;
     this.#alloc = init.alloc;
     this.allocDir = init.alloc.root;
     this.dataDir = init.alloc.data;
-    this.timestamps = init.timestamps;
-    this.events = init.events;
     this.#task = init.task;
     if (init.task.processGroup !== undefined) this.processGroup = init.task.processGroup;
     if (init.task.containerId !== undefined) this.containerId = init.task.containerId;
-    this.exited = init.task.exited.then((exit) => {
-      this.#exit = this.#stopping ? { ...exit, reason: `stopped (${exit.reason})` } : exit;
-      this.#event('exited', this.#exit.reason);
-      return this.#exit;
-    });
-  }
-
-  #event(type: string, message: string): void {
-    this.events.push({ time: now(), type, message });
   }
 
   async status(): Promise<PlacementStatus> {
-    return this.#exit ? 'exited' : 'running';
+    return this.exit ? 'exited' : 'running';
   }
 
   async logs(options: { tailLines?: number } = {}): Promise<{ stdout: string; stderr: string }> {
-    const read = async (path: string) => {
-      const text = await readFile(path, 'utf8').catch(() => '');
-      return options.tailLines === undefined ? text : tail(text, options.tailLines);
-    };
-    const [stdout, stderr] = await Promise.all([read(this.#alloc.stdoutPath), read(this.#alloc.stderrPath)]);
-    return { stdout, stderr };
+    return readLogFiles(this.#alloc, options.tailLines);
   }
 
-  async waitUntilHealthy(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
-    await waitForHealthy(this, { ...options, probe: this.#init.probe?.(this) });
-    this.timestamps.healthy ??= now();
-    this.#event('healthy', `GET ${this.url}/health answered OK`);
+  protected override healthProbe(): HealthProbe | undefined {
+    return this.#init.probe?.(this);
   }
 
   /** Synchronous last resort (process exit): kill the task, remove the alloc dir. */
@@ -131,13 +87,8 @@ export class LocalPlacement implements Placement {
     if (!this.#init.keepAllocDir) rmSync(this.allocDir, { recursive: true, force: true, maxRetries: 2 });
   }
 
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
-  }
-
-  async #stop(): Promise<void> {
-    this.#event('stopping', 'stop requested');
+  protected async stopOnce(): Promise<void> {
+    this.event('stopping', 'stop requested');
     try {
       await this.#task.stop();
       await this.exited;
@@ -155,9 +106,5 @@ export class LocalPlacement implements Placement {
       failure = await removeAllocDir(this.#alloc);
     }
     if (failure) throw new Error(`Could not remove alloc dir ${this.allocDir} of ${this.id}: ${failure.message}`, { cause: failure });
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.stop();
   }
 }

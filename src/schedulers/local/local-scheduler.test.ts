@@ -9,7 +9,7 @@ import { PlacementExitedError } from '../wait-healthy.js';
 import { ReadyPortMismatchError } from './errors.js';
 import type { LocalPlacement } from './local-placement.js';
 import { LocalScheduler, type LocalSchedulerOptions } from './local-scheduler.js';
-import { isPortReserved } from './port-reservations.js';
+import { isPortReserved } from '../shared/port-reservations.js';
 import { processGroupMembers } from './process-runner.js';
 
 /**

@@ -1,27 +1,25 @@
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { tail } from '../../common/exec.js';
-import { makeSlotReachableTempDir } from '../../common/slot-reachable-temp-dir.js';
 import { logger } from '../../common/logger.js';
-import type { ContainerLaunchPlan, Detection, ExecLaunchPlan, LaunchPlan, PlaceholderValues } from '../../drivers/driver.js';
+import type { ContainerLaunchPlan, Detection, ExecLaunchPlan, PlaceholderValues } from '../../drivers/driver.js';
 import { renderPlaceholders } from '../../drivers/driver.js';
 import { LABEL_PREFIX, SESSION_ID_LABEL, sessionId } from '../../drivers/labels.js';
 import { AbortedError, SandboxError } from '../../errors.js';
-import type { Placement, PlacementEvent, PlacementExit, PlacementRequest, PlacementTimestamps, Scheduler } from '../scheduler.js';
+import type { Placement, PlacementEvent, PlacementExit, PlacementRequest, PlacementTimestamps } from '../scheduler.js';
 import { type HealthProbe, PlacementExitedError } from '../wait-healthy.js';
-import { type AllocDir, createAllocDir, openToContainerUsers, removeAllocDir } from './alloc-dir.js';
+import { type AllocDir, createAllocDir, openToContainerUsers, removeAllocDir } from '../shared/alloc-dir.js';
 import { type RunningContainer, dockerClient, startContainer } from './container-runner.js';
 import { LocalPlacementError, PortInUseError, ReadyPortMismatchError } from './errors.js';
-import { registerExitHook } from './exit-hook.js';
 import { type LocalTask, LocalPlacement, now } from './local-placement.js';
 import { type RunningProcess, startProcess } from './process-runner.js';
-import { type PortReservation, reserveFreePort } from './port-reservations.js';
-import { readyFilePath, waitForReadyFile } from './ready-file.js';
+import { type PortReservation, reserveFreePort } from '../shared/port-reservations.js';
+import { readyFilePath, waitForReadyFile } from '../shared/ready-file.js';
+import { isAddressInUse } from '../shared/port-race.js';
+import { dialAddress } from '../shared/dial-address.js';
+import { type PlaceOnceRequest, SchedulerBase } from '../shared/scheduler-base.js';
 import { PLACEHOLDER_VARIABLES, wrapInShell } from './shell-wrapper.js';
 
 const log = logger('scheduler:local');
@@ -61,44 +59,24 @@ export interface LocalSchedulerOptions {
  * const placement = await scheduler.place({ driver: getDriver('process'), spec, ports: { mode: 'dynamic' } });
  * await placement.waitUntilHealthy();
  */
-export class LocalScheduler implements Scheduler {
+export class LocalScheduler extends SchedulerBase<LocalPlacement> {
   readonly name = 'local' as const;
   readonly sessionId: string;
   readonly #options: LocalSchedulerOptions;
-  readonly #placements = new Set<LocalPlacement>();
   readonly #starting = new Set<Starting>();
-  /** Aborts placements still being made when close() runs, so none outlives the scheduler. */
-  readonly #closing = new AbortController();
-  /** Settles with each place() call: close() waits for them (their clean-up included). */
-  readonly #placing = new Set<Promise<unknown>>();
-  #baseDir: Promise<string> | undefined;
-  #ownsBaseDir = false;
-  #baseDirPath: string | undefined;
-  #closed = false;
-  #unregister: (() => void) | undefined;
 
   constructor(options: LocalSchedulerOptions = {}) {
+    super({
+      displayName: 'LocalScheduler',
+      exitHook: options.exitHook !== false,
+      ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+      tempDirPrefix: 'hpc-sandbox-local-',
+      keepDirs: options.keepAllocDir ?? false,
+      removeIdleBaseDir: true,
+      removeBaseDirAtExit: true,
+    });
     this.#options = options;
     this.sessionId = options.sessionId ?? sessionId();
-  }
-
-  /** The base dir of alloc dirs (created on first use). */
-  baseDir(): Promise<string> {
-    this.#baseDir ??= (async () => {
-      if (this.#options.baseDir) {
-        await mkdir(this.#options.baseDir, { recursive: true });
-        return this.#options.baseDir;
-      }
-      this.#ownsBaseDir = true;
-      this.#baseDirPath = await makeSlotReachableTempDir('hpc-sandbox-local-');
-      return this.#baseDirPath;
-    })();
-    return this.#baseDir;
-  }
-
-  /** Placements that still run (or are stopping). */
-  get placements(): readonly Placement[] {
-    return [...this.#placements];
   }
 
   async detect(): Promise<Detection> {
@@ -109,24 +87,8 @@ export class LocalScheduler implements Scheduler {
     };
   }
 
-  place(request: PlacementRequest): Promise<Placement> {
-    if (this.#closed) return Promise.reject(new SandboxError('HPCSB_PLACEMENT_FAILED', 'LocalScheduler is closed: no more placements'));
-    const signal = request.signal ? AbortSignal.any([request.signal, this.#closing.signal]) : this.#closing.signal;
-    const placing = this.#place({ ...request, signal });
-    const settled = placing.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#placing.add(settled);
-    void settled.then(() => this.#placing.delete(settled));
-    return placing;
-  }
-
-  async #place(request: PlacementRequest): Promise<Placement> {
-    if (this.#options.exitHook !== false) {
-      this.#unregister ??= registerExitHook({ killNow: () => this.#killNow(), close: () => this.close() });
-    }
-    const id = `${request.name ?? 'sandbox'}-${randomUUID().slice(0, 8)}`;
+  protected async placeOnce(request: PlaceOnceRequest): Promise<LocalPlacement> {
+    const id = this.newId(request.name);
     const timestamps: PlacementTimestamps = { submitted: now() };
     const events: PlacementEvent[] = [{ time: timestamps.submitted, type: 'submitted', message: `driver ${request.driver.name}` }];
     const starting: Starting = {};
@@ -139,7 +101,7 @@ export class LocalScheduler implements Scheduler {
       const placed = plan.kind === 'exec' ? await this.#placeExec(plan, context) : await this.#placeContainer(plan, context);
       // Static ports and containers do not wait on the signal: a caller (or close(), which aborts
       // it) that gave up meanwhile gets no placement, and the catch below stops what was started.
-      if (request.signal?.aborted) throw new AbortedError(`Placing ${id} (driver ${request.driver.name})`, { cause: request.signal.reason });
+      if (request.signal.aborted) throw new AbortedError(`Placing ${id} (driver ${request.driver.name})`, { cause: request.signal.reason });
       const placement = new LocalPlacement({
         id,
         driver: plan.driver,
@@ -153,12 +115,10 @@ export class LocalScheduler implements Scheduler {
         keepAllocDir: this.#options.keepAllocDir ?? false,
         probe: this.#options.healthProbe,
         onStopped: async (p) => {
-          this.#placements.delete(p);
           starting.port?.release();
-          await this.#removeBaseDirWhenIdle();
+          await this.placementStopped(p);
         },
       });
-      this.#placements.add(placement);
       log('[%s] placed: %s (%s)', id, placement.url, plan.driver);
       return placement;
     } catch (error) {
@@ -169,27 +129,11 @@ export class LocalScheduler implements Scheduler {
         if (leftover && starting.task?.removeLeftovers) await starting.task.removeLeftovers(alloc).catch(() => undefined);
         if (leftover) await removeAllocDir(alloc);
       }
-      this.#starting.delete(starting);
-      await this.#removeBaseDirWhenIdle();
       if (error instanceof SandboxError) throw error;
       throw new LocalPlacementError(id, request.driver.name, (error as Error).message, { cause: error });
     } finally {
       this.#starting.delete(starting);
     }
-  }
-
-  /**
-   * A scheduler nobody closes (a pool's, a script's) must not leave its temp base dir behind: once
-   * nothing runs or starts, the dir it made is removed, and made again by the next place().
-   */
-  async #removeBaseDirWhenIdle(): Promise<void> {
-    if (!this.#ownsBaseDir || !this.#baseDirPath || this.#options.keepAllocDir) return;
-    if (this.#placements.size > 0 || this.#starting.size > 0) return;
-    const base = this.#baseDirPath;
-    this.#baseDir = undefined;
-    this.#baseDirPath = undefined;
-    this.#ownsBaseDir = false;
-    await rm(base, { recursive: true, force: true });
   }
 
   async #placeExec(plan: ExecLaunchPlan, ctx: PlaceContext): Promise<{ host: string; port: number; task: LocalTask }> {
@@ -229,7 +173,7 @@ export class LocalScheduler implements Scheduler {
       }
       const exit = await task.exited;
       const stderr = await readFrom(ctx.alloc.stderrPath, stderrOffset);
-      const portTaken = ADDRESS_IN_USE.test(stderr);
+      const portTaken = isAddressInUse(stderr);
       if (portTaken && attempt < DYNAMIC_PORT_ATTEMPTS) {
         ctx.events.push({
           time: now(),
@@ -321,36 +265,10 @@ export class LocalScheduler implements Scheduler {
     ctx.events.push({ time: ctx.timestamps.placed, type: 'placed', message: `${host}:${port}` });
   }
 
-  /** Process exit: SIGKILL, `docker rm -f`, and remove the dirs, all synchronously. */
-  #killNow(): void {
-    for (const p of this.#placements) p.killNow();
+  /** Process exit: SIGKILL and `docker rm -f`, synchronously (the base removes the dirs). */
+  protected killNow(): void {
+    for (const p of this.placements) p.killNow();
     for (const s of this.#starting) s.task?.killNow();
-    if (this.#ownsBaseDir && this.#baseDirPath && !this.#options.keepAllocDir) {
-      rmSync(this.#baseDirPath, { recursive: true, force: true, maxRetries: 2 });
-    }
-  }
-
-  /** Stops every placement this scheduler made; removes the base dir when it made it. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    // A placement still starting (waiting for its ready file) is stopped and cleaned up by its own
-    // place(); wait for that, or Ctrl-C would unregister the exit hook and orphan its process group.
-    this.#closing.abort(new SandboxError('HPCSB_PLACEMENT_FAILED', 'LocalScheduler was closed while placing'));
-    await Promise.all([...this.#placing]);
-    const results = await Promise.allSettled([...this.#placements].map((p) => p.stop()));
-    this.#unregister?.();
-    this.#unregister = undefined;
-    if (this.#ownsBaseDir && this.#baseDir) {
-      const base = await this.#baseDir;
-      await (this.#options.keepAllocDir ? rmdir(base).catch(() => undefined) : rm(base, { recursive: true, force: true }));
-    }
-    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
-    if (failures.length === 1) throw failures[0];
-    if (failures.length > 1) throw new AggregateError(failures, `${failures.length} placements failed to stop`);
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 
@@ -372,9 +290,6 @@ interface Starting {
 
 /** How many times an exec plan with a dynamic port is started when its port keeps being taken. */
 const DYNAMIC_PORT_ATTEMPTS = 3;
-
-/** What the server (Node's `listen`) prints when its port is taken. */
-const ADDRESS_IN_USE = /EADDRINUSE|address already in use/i;
 
 /** The variables a Nomad raw_exec task sees, so the same env-expansion checks pass locally. */
 function nomadEnvironment(ctx: PlaceContext, values: PlaceholderValues, dialHost: string): Record<string, string> {
@@ -446,12 +361,7 @@ export function launchArgv(argv: readonly string[], values: PlaceholderValues): 
   return argv.map((a) => renderPlaceholders(a, values));
 }
 
-/** The address to dial for a bind address: wildcards become loopback. */
-export function dialAddress(bindHost: string): string {
-  if (bindHost === '0.0.0.0' || bindHost === '') return '127.0.0.1';
-  if (bindHost === '::' || bindHost === '[::]') return '::1';
-  return bindHost;
-}
+export { dialAddress } from '../shared/dial-address.js';
 
 /** Throws `PortInUseError` when `port` cannot be bound on `host` right now. */
 export async function assertPortFree(host: string, port: number): Promise<void> {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePorts } from '../../common/free-port.js';
 import { isAbsolute, join } from 'node:path';
 import { tail } from '../../common/exec.js';
 import { makeSlotReachableTempDir } from '../../common/slot-reachable-temp-dir.js';
@@ -89,7 +89,7 @@ export async function startLocalAgent(options: LocalAgentOptions = {}): Promise<
   if (!binary) throw new UnavailableError('nomad', 'not on PATH (install Nomad, or set NOMAD_ADDR to use a running agent)', 'HPCSB_SCHEDULER_UNAVAILABLE');
   if (env[NOMAD_DOUBLE_ENV] !== '1' && (await isNomadDoubleBinary(binary))) throw doubleRefused(binary);
   const template = resolveConfig(options.config) ?? agentConfigFor(taskDriver);
-  const ports = options.ports ?? (await freePorts());
+  const ports = options.ports ?? (await agentPorts());
   const config = await renderAgentConfig(template, ports);
   const workDir = await makeSlotReachableTempDir('hpc-sandbox-nomad-');
   const dataDir = options.dataDir ?? join(workDir, 'data');
@@ -304,18 +304,7 @@ export async function renderAgentConfig(templatePath: string, ports: { http: num
 }
 
 /** Three distinct free loopback ports (the OS picks them; a tiny race remains until Nomad binds). */
-async function freePorts(): Promise<{ http: number; rpc: number; serf: number }> {
-  const servers = await Promise.all(
-    [0, 1, 2].map(
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const [http, rpc, serf] = servers.map((s) => (s.address() as { port: number }).port) as [number, number, number];
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+async function agentPorts(): Promise<{ http: number; rpc: number; serf: number }> {
+  const [http, rpc, serf] = (await freePorts(3)) as [number, number, number];
   return { http, rpc, serf };
 }

@@ -8,6 +8,7 @@ import { describeTaskEvent, fatalTaskEvent } from './failures.js';
 import { JOB_TASK, PORT_LABEL } from './jobspec.js';
 import { placementUrl, type Placement, type PlacementEvent, type PlacementExit, type PlacementStatus, type PlacementTimestamps, type SchedulerName } from '../scheduler.js';
 import { waitForHealthy } from '../wait-healthy.js';
+import { dialAddress } from '../shared/dial-address.js';
 
 const log = logger('scheduler:nomad');
 
@@ -27,19 +28,14 @@ export interface AllocAddress {
 export function allocAddress(alloc: NomadAllocation, label = PORT_LABEL): AllocAddress | undefined {
   const shared = alloc.AllocatedResources?.Shared;
   const port = shared?.Ports?.find((p) => p.Label === label);
-  if (port?.Value) return { host: dialable(port.HostIP), port: port.Value };
+  if (port?.Value) return { host: dialAddress(port.HostIP), port: port.Value };
   for (const network of shared?.Networks ?? []) {
     const found = [...(network.DynamicPorts ?? []), ...(network.ReservedPorts ?? [])].find((p) => p.Label === label);
-    if (found?.Value) return { host: dialable(found.HostIP ?? network.IP), port: found.Value };
+    if (found?.Value) return { host: dialAddress(found.HostIP ?? network.IP), port: found.Value };
   }
   return undefined;
 }
 
-function dialable(ip: string | undefined): string {
-  if (!ip || ip === '0.0.0.0') return '127.0.0.1';
-  if (ip === '::') return '::1';
-  return ip;
-}
 
 export interface NomadPlacementInit {
   client: NomadClient;

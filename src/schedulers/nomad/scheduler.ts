@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { logger } from '../../common/logger.js';
 import { AbortedError, ConfigError, WaitTimeoutError } from '../../errors.js';
 import type { Detection } from '../../drivers/driver.js';
-import type { Placement, PlacementRequest, PlacementTimestamps, Scheduler, SchedulerName } from '../scheduler.js';
+import type { PlacementTimestamps, SchedulerName } from '../scheduler.js';
+import { type PlaceOnceRequest, SchedulerBase } from '../shared/scheduler-base.js';
 import type { NomadAllocation, NomadEvaluation } from './api-types.js';
 import { NomadClient, type NomadClientOptions } from './client.js';
 import { describeNomadVersion } from './double.js';
@@ -48,15 +49,17 @@ export interface NomadSchedulerOptions extends Omit<NomadClientOptions, 'dispatc
  * await using sandbox = await nomad.place({ driver, spec, ports: { mode: 'dynamic' } });
  * await sandbox.waitUntilHealthy();
  */
-export class NomadScheduler implements Scheduler {
+export class NomadScheduler extends SchedulerBase<NomadPlacement> {
   readonly name: SchedulerName = 'nomad';
   readonly client: NomadClient;
   readonly #ownsClient: boolean;
   readonly #options: NomadSchedulerOptions;
-  readonly #live = new Set<NomadPlacement>();
   readonly #session = randomUUID();
 
   constructor(options: NomadSchedulerOptions = {}) {
+    // Nomad keeps no dirs here, and its jobs outlive this process by design (`hpc-sandbox cleanup`
+    // sweeps them by run label): no exit hook.
+    super({ displayName: 'NomadScheduler', exitHook: false });
     this.#options = options;
     this.#ownsClient = options.client === undefined;
     this.client = options.client ?? new NomadClient(options);
@@ -91,9 +94,9 @@ export class NomadScheduler implements Scheduler {
    * evaluation's FailedTGAllocs) or a fatal task event purges the job and throws
    * `NomadPlacementError` with Nomad's reason and the task's last stderr lines.
    */
-  async place(request: PlacementRequest): Promise<Placement> {
+  protected async placeOnce(request: PlaceOnceRequest): Promise<NomadPlacement> {
     const plan = await request.driver.plan(request.spec);
-    const jobId = `${(request.name ?? 'sandbox').replace(/[^A-Za-z0-9_-]/g, '-')}-${randomUUID().slice(0, 8)}`;
+    const jobId = this.newId((request.name ?? 'sandbox').replace(/[^A-Za-z0-9_-]/g, '-'));
     const job = buildJob({
       jobId,
       plan,
@@ -127,9 +130,8 @@ export class NomadScheduler implements Scheduler {
         driver: plan.driver,
         token: request.spec.token,
         timestamps,
-        onStopped: () => this.#live.delete(placement),
+        onStopped: () => void this.placementStopped(placement),
       });
-      this.#live.add(placement);
       return placement;
     } catch (error) {
       await this.client.deregisterJob(jobId, { purge: true }).catch((cleanup) => log('[%s] purge after failure failed: %s', jobId, cleanup));
@@ -137,16 +139,19 @@ export class NomadScheduler implements Scheduler {
     }
   }
 
-  /** Stops every placement this scheduler made that still runs, then closes the client. */
-  async close(): Promise<void> {
-    const results = await Promise.allSettled([...this.#live].map((p) => p.stop()));
+  /** Nothing runs in this process: the exit hook is off (see the constructor). */
+  protected killNow(): void {}
+
+  /** After its placements stopped: the client, when the scheduler built it. */
+  protected override async closeResources(): Promise<void> {
     if (this.#ownsClient) await this.client.close();
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length > 0) throw new AggregateError(failed.map((r) => r.reason), `${failed.length} Nomad placements failed to stop`);
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  protected override stopFailure(failures: readonly { placement: NomadPlacement; error: unknown }[]): unknown {
+    return new AggregateError(
+      failures.map((f) => f.error),
+      `${failures.length} Nomad placements failed to stop`,
+    );
   }
 
   async #validate(job: NomadJob, signal: AbortSignal | undefined): Promise<void> {

@@ -1,20 +1,17 @@
-import { readFile, rm } from 'node:fs/promises';
-import { tail } from '../../common/exec.js';
+import { rm } from 'node:fs/promises';
 import { logger } from '../../common/logger.js';
 import type { DriverName } from '../../drivers/driver.js';
 import { SandboxError } from '../../errors.js';
-import { placementUrl, type Placement, type PlacementEvent, type PlacementExit, type PlacementStatus, type PlacementTimestamps } from '../scheduler.js';
-import { waitForHealthy } from '../wait-healthy.js';
+import type { PlacementEvent, PlacementExit, PlacementStatus, PlacementTimestamps } from '../scheduler.js';
+import { readLogFiles } from '../shared/log-files.js';
+import { PlacementBase } from '../shared/placement-base.js';
 import type { SlurmCli } from './slurm-cli.js';
 import type { SlurmJobWatch } from './slurm-job.js';
 import { isTerminal } from './squeue.js';
 
 const log = logger('scheduler:slurm');
 
-/** Wall-clock epoch ms with sub-millisecond precision. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { now } from '../shared/clock.js';
 
 /** Host paths of one Slurm placement (on storage the compute node sees). */
 export interface SlurmJobDir {
@@ -52,58 +49,30 @@ export interface SlurmPlacementInit {
 }
 
 /** A sandbox server running as a Slurm batch job, placed by `SlurmScheduler`. */
-export class SlurmPlacement implements Placement {
-  readonly id: string;
+export class SlurmPlacement extends PlacementBase {
   readonly scheduler = 'slurm' as const;
-  readonly driver: DriverName;
   /** The Slurm job id. */
   readonly jobId: string;
   /** The node the job runs on. */
   readonly node: string;
   /** Pid of the server process on its node (from the ready file). */
   readonly serverPid?: number;
-  readonly host: string;
-  readonly port: number;
-  readonly url: string;
-  readonly token?: string;
   readonly allocDir: string;
   readonly dataDir: string;
-  readonly timestamps: PlacementTimestamps;
-  readonly events: PlacementEvent[];
-  readonly exited: Promise<PlacementExit>;
   readonly #init: SlurmPlacementInit;
-  #exit: PlacementExit | undefined;
-  #stopping: Promise<void> | undefined;
 
   constructor(init: SlurmPlacementInit) {
+    super({ ...init, exited: init.watch.exited });
     this.#init = init;
-    this.id = init.id;
     this.jobId = init.jobId;
-    this.driver = init.driver;
     this.node = init.node;
     if (init.serverPid !== undefined) this.serverPid = init.serverPid;
-    this.host = init.host;
-    this.port = init.port;
-    this.url = placementUrl(init.host, init.port);
-    if (init.token !== undefined) this.token = init.token;
     this.allocDir = init.dir.root;
     this.dataDir = init.dir.data;
-    this.timestamps = init.timestamps;
-    this.events = init.events;
-    this.exited = init.watch.exited.then((exit) => {
-      this.#exit = this.#stopping ? { ...exit, reason: `stopped (${exit.reason})` } : exit;
-      this.events.push({ time: now(), type: 'exited', message: this.#exit.reason });
-      return this.#exit;
-    });
-  }
-
-  /** Whether `exited` has settled (the job is over). */
-  get exitedSettled(): boolean {
-    return this.#exit !== undefined;
   }
 
   async status(): Promise<PlacementStatus> {
-    if (this.#exit || this.#init.watch.ended) return 'exited';
+    if (this.exit || this.#init.watch.ended) return 'exited';
     const job = await this.#init.cli.squeue(this.jobId).catch(() => 'unknown' as const);
     if (job === 'unknown') return 'unknown';
     return job && !isTerminal(job.state) ? 'running' : 'exited';
@@ -113,19 +82,8 @@ export class SlurmPlacement implements Placement {
     return readJobLogs(this.#init.dir, options.tailLines);
   }
 
-  async waitUntilHealthy(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
-    await waitForHealthy(this, options);
-    this.timestamps.healthy ??= now();
-    this.events.push({ time: now(), type: 'healthy', message: `GET ${this.url}/health answered OK` });
-  }
-
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
-  }
-
-  async #stop(): Promise<void> {
-    this.events.push({ time: now(), type: 'stopping', message: `scancel ${this.jobId}` });
+  protected async stopOnce(): Promise<void> {
+    this.event('stopping', `scancel ${this.jobId}`);
     try {
       await stopJob(this.#init.cli, this.#init.watch, this.#init.stopTimeoutMs);
       if (this.#init.localNode && this.serverPid !== undefined) await waitProcessGone(this.serverPid, this.#init.stopTimeoutMs, this.id);
@@ -135,20 +93,11 @@ export class SlurmPlacement implements Placement {
     }
     log('[%s] job %s stopped', this.id, this.jobId);
   }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.stop();
-  }
 }
 
 /** The job's output and error files (sbatch --output/--error). */
-export async function readJobLogs(dir: SlurmJobDir, tailLines?: number): Promise<{ stdout: string; stderr: string }> {
-  const read = async (path: string) => {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    return tailLines === undefined ? text : tail(text, tailLines);
-  };
-  const [stdout, stderr] = await Promise.all([read(dir.stdoutPath), read(dir.stderrPath)]);
-  return { stdout, stderr };
+export function readJobLogs(dir: SlurmJobDir, tailLines?: number): Promise<{ stdout: string; stderr: string }> {
+  return readLogFiles(dir, tailLines);
 }
 
 /** scancel, then wait until squeue says the job ended (or forgot it). */

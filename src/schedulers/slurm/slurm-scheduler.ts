@@ -1,17 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { tail } from '../../common/exec.js';
-import { makeSlotReachableTempDir } from '../../common/slot-reachable-temp-dir.js';
 import { logger } from '../../common/logger.js';
 import { which } from '../../common/which.js';
 import type { Detection, ExecLaunchPlan } from '../../drivers/driver.js';
 import { AbortedError, ConfigError, SandboxError } from '../../errors.js';
-import { registerExitHook } from '../local/exit-hook.js';
-import { waitForReadyFile } from '../local/ready-file.js';
-import type { Placement, PlacementEvent, PlacementRequest, PlacementTimestamps, Scheduler } from '../scheduler.js';
+import { waitForReadyFile } from '../shared/ready-file.js';
+import { type PlaceOnceRequest, SchedulerBase } from '../shared/scheduler-base.js';
+import type { PlacementEvent, PlacementTimestamps } from '../scheduler.js';
 import { PlacementExitedError } from '../wait-healthy.js';
 import { renderBatchScript } from './batch-script.js';
 import { type CommandRunner, SlurmCli } from './slurm-cli.js';
@@ -68,41 +66,24 @@ export interface SlurmSchedulerOptions {
  * const placement = await scheduler.place({ driver: getDriver('process'), spec, ports: { mode: 'dynamic' } });
  * await placement.waitUntilHealthy();
  */
-export class SlurmScheduler implements Scheduler {
+export class SlurmScheduler extends SchedulerBase<SlurmPlacement> {
   readonly name = 'slurm' as const;
   readonly #options: SlurmSchedulerOptions;
   readonly #cli: SlurmCli;
-  readonly #placements = new Set<SlurmPlacement>();
-  readonly #closing = new AbortController();
-  readonly #placing = new Set<Promise<unknown>>();
-  #baseDir: Promise<string> | undefined;
-  #ownedBaseDir: string | undefined;
-  #closed = false;
   /** Jobs submitted and not yet known stopped: what the exit hook cancels. */
   readonly #liveJobs = new Set<string>();
-  #unregister: (() => void) | undefined;
 
   constructor(options: SlurmSchedulerOptions = {}) {
+    super({
+      displayName: 'SlurmScheduler',
+      exitHook: options.exitHook !== false,
+      ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+      tempDirPrefix: 'hpc-sandbox-slurm-',
+      keepDirs: options.keepJobDir ?? false,
+      portRaceAttempts: PORT_RACE_ATTEMPTS,
+    });
     this.#options = options;
     this.#cli = new SlurmCli(options.run);
-  }
-
-  /** Placements that still run (or are stopping). */
-  get placements(): readonly Placement[] {
-    return [...this.#placements];
-  }
-
-  /** The base dir of job dirs (created on first use). */
-  baseDir(): Promise<string> {
-    this.#baseDir ??= (async () => {
-      if (this.#options.baseDir) {
-        await mkdir(this.#options.baseDir, { recursive: true });
-        return this.#options.baseDir;
-      }
-      this.#ownedBaseDir = await makeSlotReachableTempDir('hpc-sandbox-slurm-');
-      return this.#ownedBaseDir;
-    })();
-    return this.#baseDir;
   }
 
   async detect(options: { signal?: AbortSignal } = {}): Promise<Detection> {
@@ -125,40 +106,14 @@ export class SlurmScheduler implements Scheduler {
     return { available: true, version: version || 'slurm', details: { nodes: usable.join(', '), ...(this.#options.partition ? { partition: this.#options.partition } : {}) } };
   }
 
-  place(request: PlacementRequest): Promise<Placement> {
-    if (this.#closed) return Promise.reject(new SandboxError('HPCSB_PLACEMENT_FAILED', 'SlurmScheduler is closed: no more placements'));
-    const signal = request.signal ? AbortSignal.any([request.signal, this.#closing.signal]) : this.#closing.signal;
-    const placing = this.#place({ ...request, signal });
-    const settled = placing.then(() => undefined, () => undefined);
-    this.#placing.add(settled);
-    void settled.then(() => this.#placing.delete(settled));
-    return placing;
-  }
-
-  async #place(request: PlacementRequest & { signal: AbortSignal }): Promise<Placement> {
-    if (this.#options.exitHook !== false) {
-      this.#unregister ??= registerExitHook({ killNow: () => this.#cancelNow(), close: () => this.close() });
-    }
+  protected async placeOnce(request: PlaceOnceRequest): Promise<SlurmPlacement> {
     const driver = request.driver.name;
     if (!(SLURM_DRIVERS as readonly string[]).includes(driver)) {
       throw new ConfigError(`Driver ${driver} is not offered on slurm: Slurm runs exec plans only (${SLURM_DRIVERS.join(', ')}); use the local or nomad scheduler for ${driver}`);
     }
     const plan = await request.driver.plan(request.spec);
     if (plan.kind !== 'exec') throw new ConfigError(`Driver ${driver} planned a ${plan.kind} launch, which is not offered on slurm`);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#placeOnce(request, plan);
-      } catch (error) {
-        // The port the job picked was free when checked but taken before the server bound it.
-        const portRace = error instanceof PlacementExitedError && /EADDRINUSE|address already in use/i.test(error.stderrTail);
-        if (!portRace || attempt >= PORT_RACE_ATTEMPTS || request.ports.mode === 'static') throw error;
-        log('port race (attempt %d): %s', attempt, error.message);
-      }
-    }
-  }
-
-  async #placeOnce(request: PlacementRequest & { signal: AbortSignal }, plan: ExecLaunchPlan): Promise<Placement> {
-    const id = `${request.name ?? 'sandbox'}-${randomUUID().slice(0, 8)}`;
+    const id = this.newId(request.name);
     const root = join(await this.baseDir(), id);
     const dir: SlurmJobDir = {
       root,
@@ -185,12 +140,12 @@ export class SlurmScheduler implements Scheduler {
   }
 
   async #submitAndFollow(
-    request: PlacementRequest & { signal: AbortSignal },
+    request: PlaceOnceRequest,
     plan: ExecLaunchPlan,
     id: string,
     dir: SlurmJobDir,
     onWatch: (watch: SlurmJobWatch) => void,
-  ): Promise<Placement> {
+  ): Promise<SlurmPlacement> {
     const port = request.ports.mode === 'static' ? request.ports.port : undefined;
     await writeFile(
       dir.script,
@@ -260,11 +215,10 @@ export class SlurmScheduler implements Scheduler {
       keepJobDir: this.#options.keepJobDir ?? false,
       stopTimeoutMs: this.#options.stopTimeoutMs ?? 60_000,
       onStopped: (p) => {
-        this.#placements.delete(p);
+        void this.placementStopped(p);
         if (p.exitedSettled) this.#liveJobs.delete(p.jobId);
       },
     });
-    this.#placements.add(placement);
     if (request.signal.aborted) {
       await placement.stop();
       throw new AbortedError(`Placing ${id} (job ${jobId})`, { cause: request.signal.reason });
@@ -272,26 +226,15 @@ export class SlurmScheduler implements Scheduler {
     return placement;
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    this.#closing.abort(new Error('SlurmScheduler closed'));
-    await Promise.all([...this.#placing]);
-    const failures: string[] = [];
-    await Promise.all([...this.#placements].map((p) => p.stop().catch((e: unknown) => failures.push(`${p.id}: ${(e as Error).message}`))));
-    this.#unregister?.();
-    this.#unregister = undefined;
-    if (this.#ownedBaseDir) await rm(this.#ownedBaseDir, { recursive: true, force: true, maxRetries: 3 });
-    if (failures.length) throw new SandboxError('HPCSB_PLACEMENT_FAILED', `SlurmScheduler.close(): some placements did not stop:\n${tail(failures.join('\n'), 20)}`);
+  protected override stopFailure(failures: readonly { placement: SlurmPlacement; error: unknown }[]): unknown {
+    const lines = failures.map((f) => `${f.placement.id}: ${(f.error as Error).message}`);
+    return new SandboxError('HPCSB_PLACEMENT_FAILED', `SlurmScheduler.close(): some placements did not stop:\n${tail(lines.join('\n'), 20)}`);
   }
 
   /** Synchronous last resort at process exit: scancel what still runs (job dirs stay). */
-  #cancelNow(): void {
+  protected killNow(): void {
     if (this.#liveJobs.size === 0) return;
     spawnSync('scancel', [...this.#liveJobs], { stdio: 'ignore', timeout: 5_000 });
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 

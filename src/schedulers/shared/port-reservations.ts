@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../../common/free-port.js';
 
 /** A port this process has promised to one placement. Release it once that placement is gone. */
 export interface PortReservation {
@@ -32,7 +32,7 @@ const reservedPorts = new Set<number>();
  * reservation.release();
  */
 export async function reserveFreePort(host: string, options: ReserveFreePortOptions = {}): Promise<PortReservation> {
-  const findFreePort = options.findFreePort ?? kernelFreePort;
+  const findFreePort = options.findFreePort ?? freePort;
   const attempts = options.attempts ?? 20;
   const taken: number[] = [];
   for (let i = 0; i < attempts; i++) {
@@ -63,15 +63,3 @@ export function isPortReserved(port: number): boolean {
   return reservedPorts.has(port);
 }
 
-/** Binds port 0 on `host` and returns the port the kernel chose, after closing the socket. */
-function kernelFreePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
