@@ -18,6 +18,8 @@ import { beginBoot, type SandboxBoot } from './boot.js';
 import { readFileTool, writeFileTool } from './file-tools.js';
 import { HostGuard } from './host-guard.js';
 import { resolveExecMode, StandingSandboxes } from './exec-mode.js';
+import { ExecuteStream, wantsStream } from './execute-stream.js';
+import type { OutputListener } from './run-command.js';
 import { discardRestOfBody, drainBody, HttpError, readJsonBody, requireJsonContentType, sendJson } from './http-io.js';
 import type { IsolationProbe } from './isolation.js';
 import { serverLog } from './log.js';
@@ -130,8 +132,11 @@ function unwrap<T>(result: Validated<T>): T {
   return result.value;
 }
 
-/** `gone` aborts when the client closes its connection before the answer is sent. */
-type Route = (req: IncomingMessage, gone: AbortSignal) => Promise<{ status: number; body: unknown }>;
+/**
+ * `gone` aborts when the client closes its connection before the answer is sent. A route that
+ * answered on `res` itself (a streamed answer) resolves with undefined.
+ */
+type Route = (req: IncomingMessage, gone: AbortSignal, res: ServerResponse) => Promise<{ status: number; body: unknown } | undefined>;
 
 /**
  * Starts a sandbox server: creates `slot_0..slot_{N-1}` under the data dir, starts listening and,
@@ -172,7 +177,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     return slot;
   };
 
-  const executeOne = async (request: ExecuteRequest, clientGone: AbortSignal): Promise<ToolResult> => {
+  const executeOne = async (request: ExecuteRequest, clientGone: AbortSignal, onOutput?: OutputListener): Promise<ToolResult> => {
     const executionId = request.execution_id ?? null;
     const stamp = (result: ToolResult): ToolResult => ({ status: result.status, response: { ...result.response, execution_id: executionId } });
     if (!(TOOLS as readonly string[]).includes(request.tool)) {
@@ -190,7 +195,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
           case 'bash': {
             // Nobody waits for the answer any more: free the slot instead of running to the timeout.
             const signal = AbortSignal.any([slotSignal, clientGone]);
-            return bashTool(args, timeoutSeconds, { sandbox: sandboxOf(slot, probe!), mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal, ...(standing ? { standing } : {}) });
+            return bashTool(args, timeoutSeconds, { sandbox: sandboxOf(slot, probe!), mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal, ...(standing ? { standing } : {}), ...(onOutput ? { onOutput } : {}) });
           }
           case 'read_file':
             return readFileTool(slot.dir, args, limits.maxFileSize);
@@ -237,9 +242,15 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       return { status: 200, body };
     },
     'GET /slots': async () => ({ status: 200, body: { slots: orderedSlots.map((s) => s.status()) } satisfies SlotsResponse }),
-    'POST /execute': async (req, gone) => {
+    'POST /execute': async (req, gone, res) => {
       const body = await readJsonBody(req, limits.maxBodyBytes);
       const parsed = validateExecuteRequest(body);
+      if (wantsStream(req, body)) {
+        const stream = new ExecuteStream(res, closing ? { connection: 'close' } : {});
+        const result = parsed.ok ? await executeOne(parsed.value, gone, stream.onOutput) : invalidExecuteRequest(body, parsed.error);
+        stream.end(result.status, result.response);
+        return undefined;
+      }
       const result = parsed.ok ? await executeOne(parsed.value, gone) : invalidExecuteRequest(body, parsed.error);
       return { status: result.status, body: result.response };
     },
@@ -311,8 +322,8 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       res.once('close', () => {
         if (!res.writableFinished) gone.abort(new Error(`the client of ${req.method} ${path} closed its connection`));
       });
-      const { status, body } = await route(req, gone.signal);
-      send(status, body);
+      const answer = await route(req, gone.signal, res);
+      if (answer) send(answer.status, answer.body);
     } catch (error) {
       if (error instanceof HttpError) {
         // An answer that closes the connection would reset a client still sending its body:
