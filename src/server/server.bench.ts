@@ -108,8 +108,11 @@ const idleRss: Record<string, number> = {};
 let direct: { config: BwrapConfig; layout: SandboxLayout; slotDirs: string[]; network: NetworkMode };
 let scratch: string;
 let bootDir: string;
+/** HPC_SANDBOX_BENCH_ONLY=exec,parallel runs only those sections (a short run on a shared machine). */
+const ONLY = process.env.HPC_SANDBOX_BENCH_ONLY?.split(',');
+const section = (name: string) => (ONLY && !ONLY.includes(name) ? describe.skip : describe);
 const BOOT_OPTIONS = { time: 3_000, iterations: 20, warmupIterations: 3 };
-const RUN_OPTIONS = { time: 3_000, warmupIterations: 20 };
+const RUN_OPTIONS = { time: Number(process.env.HPC_SANDBOX_BENCH_TIME_MS ?? 3_000), warmupIterations: 20 };
 const content90k = 'x'.repeat(89_999) + '\n';
 
 /** Sum of VmRSS (KiB) of `pid` and its descendants. */
@@ -260,7 +263,7 @@ async function bootServer(wait: 'ready-file' | 'polling'): Promise<number> {
   }
 }
 
-describe('exec round trip', () => {
+section('exec')('exec round trip', () => {
   bench('server exec bash true (standing)', timed('server exec bash true (standing)', serverExec), RUN_OPTIONS);
   bench('server exec bash true (spawn mode)', timed('server exec bash true (spawn mode)', spawnModeExec), RUN_OPTIONS);
   bench('bare bwrap spawn, reference argv', timed('bare bwrap spawn, reference argv', () => runToClose(REFERENCE_BWRAP_ARGV)), RUN_OPTIONS);
@@ -276,7 +279,7 @@ const recordBoot = (name: string, wait: 'ready-file' | 'polling') => async (): P
   samples.set(name, list);
 };
 
-describe('boot', () => {
+section('boot')('boot', () => {
   bench('server boot to healthy /health', recordBoot('server boot to healthy /health', 'ready-file'), BOOT_OPTIONS);
   bench('server boot to healthy /health (polling client)', recordBoot('server boot to healthy /health (polling client)', 'polling'), BOOT_OPTIONS);
   bench('paired: server boot vs node -e 0 (alternating)', paired('boot pair', () => bootServer('ready-file'), () => runToClose([process.execPath, '-e', '0'])), BOOT_OPTIONS);
@@ -285,7 +288,7 @@ describe('boot', () => {
   bench('node empty.mjs', timed('node empty.mjs', () => runToClose([process.execPath, join(bootDir, 'empty.mjs')])), BOOT_OPTIONS);
 });
 
-describe('parallel: 8 slots busy', () => {
+section('parallel')('parallel: 8 slots busy', () => {
   bench('server 8 slots busy (8 concurrent bash true)', timed('server 8 slots busy (8 concurrent bash true)', async () => {
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => client.bash(`slot_${i}`, 'true')));
     if (!answers.every((a) => a.success)) throw new Error('a parallel exec failed');
@@ -299,7 +302,7 @@ describe('parallel: 8 slots busy', () => {
   }), RUN_OPTIONS);
 });
 
-describe('90 KB file round trip', () => {
+section('files')('90 KB file round trip', () => {
   bench('server write_file+read_file 90 KB', timed('server write_file+read_file 90 KB', async () => {
     await client.writeFile('slot_1', 'big.txt', content90k);
     if ((await client.readFile('slot_1', 'big.txt')).length !== content90k.length) throw new Error('read back a different size');
