@@ -21,6 +21,7 @@ import type {
   ArtifactReadResponse,
   ExecuteRequest,
   ExecuteResponse,
+  ExecuteStreamChunk,
   HealthResponse,
   SlotsResponse,
 } from '../protocol/types.js';
@@ -268,5 +269,73 @@ export class SandboxClient implements AsyncDisposable {
     }
     return result.data;
   }
-}
 
+  /**
+   * `POST /execute` with a streamed answer (NDJSON): yields `{type: 'stdout' | 'stderr', data}` as
+   * the command prints, then `{type: 'result', ...}` with the usual answer, last. A refused request
+   * (non-2xx) throws SandboxHttpError, as `execute` does.
+   *
+   * @example
+   * for await (const chunk of client.executeStream({ slot_id: 'slot_0', tool: 'bash', args: { command: 'make' } })) {
+   *   if (chunk.type === 'result') console.log(chunk.success);
+   *   else process.stdout.write(chunk.data);
+   * }
+   */
+  async *executeStream(request: ExecuteRequest, options: CallOptions = {}): AsyncGenerator<ExecuteStreamChunk, void, undefined> {
+    const timeoutMs = this.#commandTimeoutMs(request.timeout);
+    const timeout = AbortSignal.timeout(Math.ceil(timeoutMs));
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const where = `POST ${this.baseUrl}/execute`;
+    const fail = (error: unknown): never => {
+      if (options.signal?.aborted) throw new AbortedError(where, { cause: error });
+      throw new SandboxHttpError('POST', '/execute', 0, undefined, `${where} failed: ${timeout.aborted ? `no answer within ${timeoutMs}ms` : (error as Error).message}`, { cause: error });
+    };
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.#dispatcher.request({
+        origin: this.#origin,
+        method: 'POST',
+        path: `${this.#basePath}/execute`,
+        headers: { ...this.#headers, accept: 'application/x-ndjson' },
+        body: JSON.stringify({ ...request, stream: true }),
+        signal,
+      });
+    } catch (error) {
+      return fail(error);
+    }
+    const parseLine = (line: string): ExecuteStreamChunk => {
+      try {
+        return JSON.parse(line) as ExecuteStreamChunk;
+      } catch (error) {
+        throw new SandboxHttpError('POST', '/execute', response.statusCode, line.slice(0, 2_000), `${where} streamed a line that is not JSON: ${line.slice(0, 200)}`, { cause: error });
+      }
+    };
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      const text = await response.body.text().catch(() => '');
+      const last = text.trim().split('\n').at(-1) ?? '';
+      let parsed: unknown = text.slice(0, 2_000);
+      try {
+        parsed = JSON.parse(last);
+      } catch {
+        // keep the text as evidence
+      }
+      throw new SandboxHttpError('POST', '/execute', response.statusCode, parsed, `${where} answered ${response.statusCode}: ${describeBody(parsed)}`);
+    }
+    let pending = '';
+    try {
+      for await (const chunk of response.body) {
+        pending += (chunk as Buffer).toString('utf8');
+        let newline: number;
+        while ((newline = pending.indexOf('\n')) !== -1) {
+          const line = pending.slice(0, newline);
+          pending = pending.slice(newline + 1);
+          if (line.trim()) yield parseLine(line);
+        }
+      }
+    } catch (error) {
+      if (error instanceof SandboxHttpError) throw error;
+      fail(error);
+    }
+    if (pending.trim()) yield parseLine(pending);
+  }
+}

@@ -120,6 +120,15 @@ export interface ViewEntry {
 
 export type IsolationMode = 'auto' | 'require' | 'off';
 
+/**
+ * How `bash` runs a command: `standing` forks it inside the slot's long-lived sandbox; `spawn`
+ * starts a new sandbox (or, without bwrap, a plain process) for each command.
+ */
+export type ExecMode = 'standing' | 'spawn';
+
+/** One line of a streamed `/execute` answer (NDJSON): output as it comes, then the usual answer. */
+export type ExecuteStreamChunk = { type: 'stdout' | 'stderr'; data: string } | ({ type: 'result' } & ExecuteResponse);
+
 /** Body of `GET /health`. The first seven fields are Atropos's; the rest are additive. */
 export interface HealthResponse {
   status: 'ok';
@@ -139,6 +148,10 @@ export interface HealthResponse {
   limits: ServerLimits;
   /** Per-slot resource limits and how they are enforced; null without isolation. */
   slot_limits: Record<string, unknown> | null;
+  /** How `bash` runs commands (`--exec-mode`, else `standing` where bwrap works). */
+  exec_mode?: ExecMode;
+  /** Why the server runs `spawn` where `standing` was asked for or is the default. */
+  exec_mode_reason?: string;
   uptime_ms: number;
 }
 

@@ -1,7 +1,8 @@
-import type { IsolationMode } from '../protocol/types.js';
-import { runCommand } from './run-command.js';
+import type { ExecMode, IsolationMode } from '../protocol/types.js';
+import { runCommand, type OutputListener } from './run-command.js';
 import { limitHit } from './slot-limits.js';
 import { networkFor, spawnInSandbox, type SlotSandboxContext } from './sandbox-spawn.js';
+import type { StandingOutcome, StandingSandbox } from './standing-sandbox.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
 
 export interface BashContext {
@@ -10,6 +11,10 @@ export interface BashContext {
   maxOutputChars: number;
   /** Kills the command (reset, shutdown, client gone); its reason, an Error, says why in the answer. */
   signal: AbortSignal;
+  /** The slot's standing sandbox (exec mode `standing`); undefined: every command spawns its own sandbox. */
+  standing?: StandingSandbox;
+  /** Receives output as it comes (streaming answers). */
+  onOutput?: OutputListener;
 }
 
 const TRUNCATED = '\n... (output truncated)';
@@ -47,7 +52,14 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
   const program = [sandbox.layout.shell, '-c', command];
   const sandboxed = config !== undefined;
   const network = sandboxed ? networkFor(sandbox, allowNetwork) : 'host';
-  const outcome = await runCommand({ start: () => spawnInSandbox(sandbox, program, { allowNetwork }), cwd: sandbox.slotDir, timeoutMs: timeoutSeconds * 1000, maxOutputChars: context.maxOutputChars, signal: context.signal });
+  const timeoutMs = timeoutSeconds * 1000;
+  const { standing, onOutput } = context;
+  // The standing sandbox has the network of allow_network: true; the other mode gets a sandbox of its own.
+  const useStanding = sandboxed && standing !== undefined && standing.network === network;
+  const execMode: ExecMode = useStanding ? 'standing' : 'spawn';
+  const outcome: StandingOutcome = useStanding
+    ? await standing.run(command, { timeoutMs, maxOutputChars: context.maxOutputChars, signal: context.signal, ...(onOutput ? { onOutput } : {}) })
+    : await runCommand({ start: () => spawnInSandbox(sandbox, program, { allowNetwork }), cwd: sandbox.slotDir, timeoutMs, maxOutputChars: context.maxOutputChars, signal: context.signal, ...(onOutput ? { onOutput } : {}) });
 
   const stdout = outcome.stdout + (outcome.truncated && outcome.stdout.length >= context.maxOutputChars ? TRUNCATED : '');
   const stderr = outcome.stderr + (outcome.truncated && outcome.stderr.length >= context.maxOutputChars ? TRUNCATED : '');
@@ -61,6 +73,8 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
     truncated: outcome.truncated,
     signal: outcome.signal,
     duration_ms: outcome.durationMs,
+    exec_mode: execMode,
+    ...(standing !== undefined && !useStanding && sandboxed ? { exec_mode_reason: `the slot's standing sandbox has network ${standing.network}; this command asked for ${network}` } : {}),
     ...(sandboxed ? {} : { sandbox_fallback: true, fallback_reason: report.reason ?? 'bubblewrap unusable' }),
     ...(sandboxed && network === 'host' ? { network_degraded: true, network_reason: report.network.reason } : {}),
   };
@@ -72,6 +86,9 @@ export async function bashTool(args: Record<string, unknown>, timeoutSeconds: nu
   if (limit) Object.assign(metadata, { limit });
   if (outcome.spawnError !== undefined) {
     return toolFailure(200, `Failed to start ${sandboxed ? report.bwrap_path : program[0]} for slot ${sandbox.slotDir}: ${outcome.spawnError} (POST /reset recreates a removed slot)`, metadata);
+  }
+  if (outcome.sandboxDied !== undefined) {
+    return toolFailure(200, `The slot's standing sandbox died during the command (${outcome.sandboxDied}); the next call starts a new one`, { ...metadata, sandbox_restarted: true }, output);
   }
   if (outcome.timedOut) return toolFailure(200, `Command timed out after ${timeoutSeconds}s`, metadata, output);
   if (outcome.aborted) {

@@ -14,7 +14,8 @@ import { spawnServer, type SpawnedServer } from './testing/spawned-server.js';
  * sentinel outside the grants is unreachable, a granted path is reachable, and a command that
  * exhausts its slot's limits fails its own call while another slot carries on.
  */
-describeWith(['bwrap'], 'escape probes against a sandbox server run as the README shows', () => {
+for (const execMode of ['standing', 'spawn'] as const)
+describeWith(['bwrap'], `escape probes against a sandbox server run as the README shows (exec mode ${execMode})`, () => {
   const isRoot = process.getuid?.() === 0;
   const tag = `hpcsb-probe-${process.pid}`;
   const sentinels = { root: `/root/${tag}`, opt: `/opt/${tag}`, var: `/var/tmp/${tag}`, runDir: `/run/${tag}` };
@@ -39,7 +40,7 @@ describeWith(['bwrap'], 'escape probes against a sandbox server run as the READM
     runSocket = createServer((socket) => socket.end('host-socket-reached\n'));
     await new Promise<void>((resolve) => runSocket!.listen(join(sentinels.runDir, 'api.sock'), resolve));
     server = await spawnServer(
-      ['--slots', '2', '--expose', `${grantRo}:/datasets/ro`, '--expose', `${grantRw}:/scratch:rw`, '--pass-env', 'HPCSB_NAMED', '--max-procs', '96', '--max-file-size', '8M', '--tmp-size', '16M'],
+      ['--slots', '2', '--expose', `${grantRo}:/datasets/ro`, '--expose', `${grantRw}:/scratch:rw`, '--pass-env', 'HPCSB_NAMED', '--max-procs', '96', '--max-file-size', '8M', '--tmp-size', '16M', '--exec-mode', execMode],
       { HPCSB_SERVER_SECRET: 'server-env-secret', HPCSB_NAMED: 'named-value', HPC_SANDBOX_TOKEN: 'the-token' },
     );
     client = new SandboxClient(server.url, { token: 'the-token' });

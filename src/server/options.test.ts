@@ -17,6 +17,13 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs(['--help'], {})).toBe('help');
   });
 
+  it('reads --exec-mode standing|spawn and refuses anything else', () => {
+    expect(parseServeArgs(['--exec-mode', 'spawn'], {})).toMatchObject({ execMode: 'spawn' });
+    expect(parseServeArgs(['--exec-mode=standing'], {})).toMatchObject({ execMode: 'standing' });
+    expect(parseServeArgs([], {})).not.toHaveProperty('execMode');
+    expect(() => parseServeArgs(['--exec-mode', 'fork'], {})).toThrowError('Expected `--exec-mode` to be standing or spawn, got `fork`');
+  });
+
   it('reads the token file, which wins over the environment', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hpcsb-opt-'));
     try {

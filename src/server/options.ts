@@ -4,7 +4,7 @@ import { isEnvName } from './command-env.js';
 import { DEFAULT_SLOT_LIMITS, type SlotLimits } from './slot-limits.js';
 import { DEFAULT_UID_BASE } from './slot-user.js';
 import { ENV } from '../protocol/constants.js';
-import type { IsolationMode } from '../protocol/types.js';
+import type { ExecMode, IsolationMode } from '../protocol/types.js';
 import type { SandboxServerOptions } from './sandbox-server.js';
 
 /** A command-line flag or environment value was wrong; the message names it and echoes the value. */
@@ -34,6 +34,7 @@ export interface ServeFlags {
   maxConnections?: string;
   headersTimeoutMs?: string;
   requestTimeoutMs?: string;
+  execMode?: string;
 }
 
 export const SERVE_USAGE = `Usage: sandbox-server [options]
@@ -47,6 +48,8 @@ Options:
   --data-dir <dir>     slot root (default $NOMAD_ALLOC_DIR/data, else /data)
   --token-file <file>  require "Authorization: Bearer <token>" (also env ${ENV.token})
   --isolation <mode>   auto | require | off (default auto; also env ${ENV.isolation})
+  --exec-mode <mode>   standing | spawn: fork each command in the slot's long-lived sandbox, or
+                       start a sandbox per command (default standing where bwrap works)
   --expose <grant>     SRC[:DEST][:ro|rw]: bind a host path into every slot (repeatable;
                        read-only by default; a missing SRC stops the start)
   --pass-env <name>    a server variable commands may see (repeatable; by default they get
@@ -101,6 +104,10 @@ export function resolveServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv = 
     dataDir: flags.dataDir ?? (env.NOMAD_ALLOC_DIR ? join(env.NOMAD_ALLOC_DIR, 'data') : '/data'),
     isolation,
   };
+  if (flags.execMode !== undefined) {
+    if (flags.execMode !== 'standing' && flags.execMode !== 'spawn') throw new ServeOptionsError(`Expected \`--exec-mode\` to be standing or spawn, got \`${flags.execMode}\``);
+    options.execMode = flags.execMode as ExecMode;
+  }
   if (flags.expose?.length) options.expose = flags.expose;
   if (flags.passEnv?.length) {
     const bad = flags.passEnv.find((name) => !isEnvName(name));
@@ -155,6 +162,7 @@ const FLAG_NAMES: Record<string, keyof ServeFlags> = {
   '--max-connections': 'maxConnections',
   '--headers-timeout-ms': 'headersTimeoutMs',
   '--request-timeout-ms': 'requestTimeoutMs',
+  '--exec-mode': 'execMode',
 };
 
 const REPEATABLE = new Set<keyof ServeFlags>(['expose', 'passEnv', 'allowHost']);

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import { CappedBuffer } from './capped-buffer.js';
 import { killProcessGroup, killProcessTree } from './process-tree.js';
 
 export interface RunCommandOptions {
@@ -13,7 +14,12 @@ export interface RunCommandOptions {
   maxOutputChars: number;
   /** Aborting kills the command tree (slot reset, server shutdown). */
   signal?: AbortSignal;
+  /** Receives each piece of output as it is kept (within the cap), for streaming answers. */
+  onOutput?: OutputListener;
 }
+
+/** Where streamed output goes: which stream, and the bytes (within the output cap). */
+export type OutputListener = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 
 export interface CommandOutcome {
   exitCode: number;
@@ -26,30 +32,6 @@ export interface CommandOutcome {
   truncated: boolean;
   durationMs: number;
   spawnError?: string;
-}
-
-/** Collects a stream up to a byte budget; UTF-8 needs at most 4 bytes a character. */
-class CappedBuffer {
-  readonly #chunks: Buffer[] = [];
-  #bytes = 0;
-  overflow = false;
-  constructor(private readonly maxBytes: number) {}
-  push(chunk: Buffer): void {
-    if (this.#bytes >= this.maxBytes) {
-      this.overflow = true;
-      return;
-    }
-    const room = this.maxBytes - this.#bytes;
-    if (chunk.length > room) this.overflow = true;
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    this.#chunks.push(kept);
-    this.#bytes += kept.length;
-  }
-  text(maxChars: number): { text: string; truncated: boolean } {
-    const text = Buffer.concat(this.#chunks).toString('utf8');
-    if (text.length > maxChars) return { text: text.slice(0, maxChars), truncated: true };
-    return { text, truncated: this.overflow };
-  }
 }
 
 /**
@@ -84,8 +66,15 @@ export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> 
       kill();
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const { onOutput } = options;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const kept = stdout.push(chunk);
+      if (onOutput && kept.length > 0) onOutput('stdout', kept);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const kept = stderr.push(chunk);
+      if (onOutput && kept.length > 0) onOutput('stderr', kept);
+    });
 
     const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void => {
       if (settled) return;

@@ -86,7 +86,9 @@ describe('bundled sandbox server process', () => {
   });
 });
 
-describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
+// Both exec modes pass the same tests: a standing sandbox per slot, and a sandbox per command.
+for (const execMode of ['standing', 'spawn'] as const)
+describeWith(['bwrap'], `sandbox server under bubblewrap (exec mode ${execMode})`, () => {
   let server: SpawnedServer;
   let client: SandboxClient;
   let tokenFile: string;
@@ -97,7 +99,7 @@ describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
     tokenFile = join(projectRoot(), '.cache', `hpcsb-token-${process.pid}`);
     await mkdir(dirname(tokenFile), { recursive: true });
     await writeFile(tokenFile, TOKEN);
-    server = await spawnServer(['--slots', '3', '--token-file', tokenFile], { HPC_SANDBOX_TOKEN: 'not-this-one' });
+    server = await spawnServer(['--slots', '3', '--token-file', tokenFile, '--exec-mode', execMode], { HPC_SANDBOX_TOKEN: 'not-this-one' });
     client = new SandboxClient(server.url, { token: TOKEN });
     await client.waitUntilHealthy({ timeoutMs: 10_000 });
   });
@@ -113,6 +115,7 @@ describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
     expect(health.bwrap_available).toBe(true);
     expect(health.isolation).toMatchObject({ mode: 'auto', active: true, reason: null, bwrap_path: expect.stringMatching(/bwrap$/) });
     expect(['proc', 'bind']).toContain(health.isolation.proc_mode);
+    expect(health.exec_mode).toBe(execMode);
   });
 
   it('runs in /workspace with only the own slot writable and visible', async () => {
@@ -151,10 +154,12 @@ describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
     expect(r.output).not.toContain(TOKEN);
   });
 
-  it('isolates processes: a pid namespace per command', async () => {
+  it('isolates processes: a pid namespace of the slot\'s own, where the command sees only its sandbox', async () => {
     const r = await client.bash('slot_0', 'echo $$; ls /proc | grep -c "^[0-9]"');
     const [pid, count] = r.output.split('\n').map(Number);
-    expect(pid).toBeLessThan(10);
+    // A sandbox per command starts its pids anew; a standing one counts on across commands.
+    if (execMode === 'spawn') expect(pid).toBeLessThan(10);
+    expect(r.metadata).toMatchObject({ exec_mode: execMode });
     expect(count).toBeLessThan(10);
   });
 
@@ -218,7 +223,7 @@ describeWith(['bwrap'], 'sandbox server under bubblewrap', () => {
   });
 
   it('on SIGTERM kills sandboxed commands and exits 0', async () => {
-    await using other = await spawnServer(['--slots', '1', '--isolation', 'require']);
+    await using other = await spawnServer(['--slots', '1', '--isolation', 'require', '--exec-mode', execMode]);
     await using c = new SandboxClient(other.url);
     expect((await c.health()).isolation.mode).toBe('require');
     const n = uniqueSleepSeconds();

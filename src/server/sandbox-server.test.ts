@@ -151,6 +151,20 @@ describe('sandbox server (in process, isolation off)', () => {
     await eventually(() => pidsWithMarker(`sleep ${n}`).length === 0, 2_000, 'the background sleep to die');
   });
 
+  it('streams output as NDJSON (stream: true or Accept) and the result last, in spawn mode', async () => {
+    const chunks = [];
+    for await (const chunk of client.executeStream({ slot_id: 'slot_0', tool: 'bash', args: { command: 'echo one; echo two >&2; exit 4' }, execution_id: 's-1' })) chunks.push(chunk);
+    expect(chunks.filter((c) => c.type !== 'result').map((c) => `${c.type}:${(c as { data: string }).data}`).join('')).toContain('stdout:one\n');
+    expect(chunks.at(-1)).toMatchObject({ type: 'result', success: false, error: 'Exit code: 4', execution_id: 's-1', metadata: { exec_mode: 'spawn' } });
+    const res = await request(`${server.url}/execute`, { method: 'POST', body: JSON.stringify({ slot_id: 'slot_0', tool: 'read_file', args: { path: 'nope.txt' } }), headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', authorization: `Bearer ${TOKEN}` } });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
+    expect(JSON.parse((await res.body.text()).trim())).toMatchObject({ type: 'result', success: false });
+    await expect(async () => {
+      for await (const _ of client.executeStream({ slot_id: 'slot_9', tool: 'bash', args: { command: 'true' } })) void _;
+    }).rejects.toBeInstanceOf(SandboxHttpError);
+  });
+
   it('serialises work in one slot and runs slots in parallel', async () => {
     const [a, b, c] = await Promise.all([
       client.bash('slot_2', 'date +%s%N; sleep 0.3; date +%s%N'),

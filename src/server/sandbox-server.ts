@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, TOOLS } from '../protocol/constants.js';
-import type { ErrorResponse, ExecuteRequest, ExecuteResponse, HealthResponse, IsolationMode, SlotsResponse } from '../protocol/types.js';
+import type { ErrorResponse, ExecMode, ExecuteRequest, ExecuteResponse, HealthResponse, IsolationMode, SlotsResponse } from '../protocol/types.js';
 import {
   validateArtifactArchiveRequest,
   validateArtifactListRequest,
@@ -17,6 +17,9 @@ import { bashTool } from './bash-tool.js';
 import { beginBoot, type SandboxBoot } from './boot.js';
 import { readFileTool, writeFileTool } from './file-tools.js';
 import { HostGuard } from './host-guard.js';
+import { resolveExecMode, StandingSandboxes } from './exec-mode.js';
+import { ExecuteStream, wantsStream } from './execute-stream.js';
+import type { OutputListener } from './run-command.js';
 import { discardRestOfBody, drainBody, HttpError, readJsonBody, requireJsonContentType, sendJson } from './http-io.js';
 import type { IsolationProbe } from './isolation.js';
 import { serverLog } from './log.js';
@@ -43,6 +46,8 @@ export interface SandboxServerOptions {
   /** File the token came from: hidden inside the sandbox. */
   tokenFile?: string;
   isolation: IsolationMode;
+  /** `standing`: commands fork inside each slot's long-lived sandbox; `spawn`: a sandbox per command. @default standing where bwrap works */
+  execMode?: ExecMode;
   limits?: Partial<ServerLimitsConfig>;
   /** The server's environment: read for LANG, TERM, TZ and the `passEnv` names, and for PATH lookups. @default process.env */
   env?: NodeJS.ProcessEnv;
@@ -127,8 +132,11 @@ function unwrap<T>(result: Validated<T>): T {
   return result.value;
 }
 
-/** `gone` aborts when the client closes its connection before the answer is sent. */
-type Route = (req: IncomingMessage, gone: AbortSignal) => Promise<{ status: number; body: unknown }>;
+/**
+ * `gone` aborts when the client closes its connection before the answer is sent. A route that
+ * answered on `res` itself (a streamed answer) resolves with undefined.
+ */
+type Route = (req: IncomingMessage, gone: AbortSignal, res: ServerResponse) => Promise<{ status: number; body: unknown } | undefined>;
 
 /**
  * Starts a sandbox server: creates `slot_0..slot_{N-1}` under the data dir, starts listening and,
@@ -150,6 +158,17 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     commandEnv({ serverEnv: options.env ?? process.env, passEnv: options.passEnv ?? [], home: sandboxed ? '/workspace' : slotDir, denied: [ENV.token] });
   let port = options.port;
   let closing = false;
+  const execMode = isolation.then((probe) => resolveExecMode(options.execMode, probe, layout));
+  const standingSandboxes = new StandingSandboxes();
+  const sandboxOf = (slot: Slot, probe: IsolationProbe) => ({ slotDir: slot.dir, isolation: probe, layout, env: envFor(probe.config !== undefined, slot.dir), ...(slot.user ? { user: slot.user } : {}) });
+  const standingOf = async (slot: Slot) => {
+    const probe = await isolation;
+    return (await execMode).mode === 'standing' ? standingSandboxes.of(slot.id, () => sandboxOf(slot, probe)) : undefined;
+  };
+  // Every slot's sandbox starts once the probe is done, after the first answers that waited for it.
+  void execMode.then(({ mode }) => {
+    if (mode === 'standing') setTimeout(() => !closing && orderedSlots.forEach((slot) => void standingOf(slot).then((standing) => standing?.start())), 0);
+  });
 
   const unknownSlot = (slotId: string): string => `Unknown slot: ${slotId} (this server has slot_0..slot_${options.slots - 1})`;
   const slotFor = (slotId: string): Slot => {
@@ -158,7 +177,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     return slot;
   };
 
-  const executeOne = async (request: ExecuteRequest, clientGone: AbortSignal): Promise<ToolResult> => {
+  const executeOne = async (request: ExecuteRequest, clientGone: AbortSignal, onOutput?: OutputListener): Promise<ToolResult> => {
     const executionId = request.execution_id ?? null;
     const stamp = (result: ToolResult): ToolResult => ({ status: result.status, response: { ...result.response, execution_id: executionId } });
     if (!(TOOLS as readonly string[]).includes(request.tool)) {
@@ -169,14 +188,14 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     const timeoutSeconds = Math.min(request.timeout ?? DEFAULT_TIMEOUT_SECONDS, limits.maxTimeoutSeconds);
     const args = request.args as Record<string, unknown>;
     const probe = request.tool === 'bash' ? await isolation : undefined;
+    const standing = request.tool === 'bash' ? await standingOf(slot) : undefined;
     return stamp(
       await slot.run(executionId, async (slotSignal) => {
         switch (request.tool) {
           case 'bash': {
             // Nobody waits for the answer any more: free the slot instead of running to the timeout.
             const signal = AbortSignal.any([slotSignal, clientGone]);
-            const sandbox = { slotDir: slot.dir, isolation: probe!, layout, env: envFor(probe!.config !== undefined, slot.dir), ...(slot.user ? { user: slot.user } : {}) };
-            return bashTool(args, timeoutSeconds, { sandbox, mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal });
+            return bashTool(args, timeoutSeconds, { sandbox: sandboxOf(slot, probe!), mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal, ...(standing ? { standing } : {}), ...(onOutput ? { onOutput } : {}) });
           }
           case 'read_file':
             return readFileTool(slot.dir, args, limits.maxFileSize);
@@ -191,6 +210,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     'GET /health': async () => {
       const probe = await isolation;
       const executing = orderedSlots.filter((s) => s.state === 'executing').length;
+      const resolvedMode = await execMode;
       const body: HealthResponse = {
         status: 'ok',
         slots: options.slots,
@@ -215,14 +235,22 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
           max_timeout_seconds: limits.maxTimeoutSeconds,
         },
         slot_limits: layout.limits ? describeLimits(layout.limits, boot.slotUsers[0] !== undefined) : null,
+        exec_mode: resolvedMode.mode,
+        ...(resolvedMode.reason !== null ? { exec_mode_reason: resolvedMode.reason } : {}),
         uptime_ms: Math.round(performance.now() - started),
       };
       return { status: 200, body };
     },
     'GET /slots': async () => ({ status: 200, body: { slots: orderedSlots.map((s) => s.status()) } satisfies SlotsResponse }),
-    'POST /execute': async (req, gone) => {
+    'POST /execute': async (req, gone, res) => {
       const body = await readJsonBody(req, limits.maxBodyBytes);
       const parsed = validateExecuteRequest(body);
+      if (wantsStream(req, body)) {
+        const stream = new ExecuteStream(res, closing ? { connection: 'close' } : {});
+        const result = parsed.ok ? await executeOne(parsed.value, gone, stream.onOutput) : invalidExecuteRequest(body, parsed.error);
+        stream.end(result.status, result.response);
+        return undefined;
+      }
       const result = parsed.ok ? await executeOne(parsed.value, gone) : invalidExecuteRequest(body, parsed.error);
       return { status: result.status, body: result.response };
     },
@@ -241,7 +269,12 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       const { slot_id } = unwrap(validateResetRequest(await readJsonBody(req, limits.maxBodyBytes)));
       const slot = slotFor(slot_id);
       slot.abortRunning(`slot ${slot_id} is being reset`);
-      await slot.run(null, () => slot.empty());
+      await slot.run(null, async () => {
+        // Nothing of the old sandbox may write into the workspace while it is emptied.
+        await standingSandboxes.stop(slot_id, `slot ${slot_id} is being reset`);
+        await slot.empty();
+        if (!closing) (await standingOf(slot))?.start();
+      });
       return { status: 200, body: { success: true, output: `Reset workspace for ${slot_id}`, error: '', execution_id: null, metadata: {} } satisfies ExecuteResponse };
     },
     'POST /artifacts/read': async (req) => {
@@ -289,8 +322,8 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       res.once('close', () => {
         if (!res.writableFinished) gone.abort(new Error(`the client of ${req.method} ${path} closed its connection`));
       });
-      const { status, body } = await route(req, gone.signal);
-      send(status, body);
+      const answer = await route(req, gone.signal, res);
+      if (answer) send(answer.status, answer.body);
     } catch (error) {
       if (error instanceof HttpError) {
         // An answer that closes the connection would reset a client still sending its body:
@@ -351,11 +384,13 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const slot of orderedSlots) slot.close('the sandbox server is shutting down');
+      const standingStopped = standingSandboxes.stopAll('the sandbox server is shutting down');
       server.closeIdleConnections();
       // Answers in flight finish quickly once their commands are killed; do not wait forever.
       const grace = setTimeout(() => server.closeAllConnections(), 2_000);
       await stopped;
       clearTimeout(grace);
+      await standingStopped;
       await isolation.catch(() => undefined);
       await removeReadyFile(dataDir);
     })();

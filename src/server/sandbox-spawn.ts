@@ -22,8 +22,11 @@ export type StdioEntry = IOType | 'ipc' | Stream | number | null | undefined;
 export interface SpawnInSandboxOptions {
   /** Outbound network for the program (its own network namespace either way where isolation allows). */
   allowNetwork: boolean;
-  /** stdin, stdout, stderr. @default ['ignore', 'pipe', 'pipe'] */
-  stdio?: [StdioEntry, StdioEntry, StdioEntry];
+  /**
+   * stdin, stdout, stderr and, past the seccomp fd (3, set here when there is a filter), any
+   * further fds the program needs. @default ['ignore', 'pipe', 'pipe']
+   */
+  stdio?: readonly StdioEntry[];
   /** Own process group, so the caller can kill the tree. @default true */
   detached?: boolean;
 }

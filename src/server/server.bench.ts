@@ -1,7 +1,11 @@
 /**
  * Sandbox server benchmarks, each side by side with its baseline in one run:
- * - exec round trip of `bash true` through the server with bwrap vs the same bwrap sandbox
- *   spawned directly from Node (target: median <= 1.25x);
+ * - exec round trip of `bash true` through the server in both exec modes (standing sandbox per
+ *   slot, sandbox per command) vs a bare bwrap spawn with the reference server's argv and vs
+ *   `sh -c true` without a sandbox (target, standing: median <= max(0.5x bare bwrap, 3x sh -c
+ *   true), P95 <= 2x its median), and vs the server's own bwrap argv spawned directly from Node;
+ * - 8 slots busy in both modes (target: standing throughput >= 2x spawn);
+ * - RSS of the server plus its sandboxes with 8 and 64 idle slots (standing mode);
  * - boot to the first healthy /health vs `node -e 0` (target: <= 1.3x);
  * - 8 slots busy at once vs 8 direct sandboxes at once;
  * - a 90 KB write_file + read_file round trip vs fs in process.
@@ -11,7 +15,7 @@
  * to results/server-bench.json. Run: npm run bench:server
  */
 import { spawn } from 'node:child_process';
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +27,7 @@ import { READY_FILE } from '../protocol/constants.js';
 import { buildSandboxLayout } from './boot.js';
 import { bwrapArgv, type BwrapConfig, type SandboxLayout } from './isolation.js';
 import type { NetworkMode } from '../protocol/types.js';
+import { descendantPids } from './process-tree.js';
 import { spawnServer, type SpawnedServer } from './testing/spawned-server.js';
 
 /** The bundle the boot benchmark starts; HPC_SANDBOX_BENCH_BUNDLE compares another build (e.g. an older one) on the same run. */
@@ -95,18 +100,56 @@ async function freePort(): Promise<number> {
 
 let server: SpawnedServer;
 let client: SandboxClient;
+/** The same server in spawn mode (a sandbox per command), for the side-by-side rows. */
+let spawnModeServer: SpawnedServer;
+let spawnModeClient: SandboxClient;
+/** RSS (KiB) of a server and every process below it, once its slots are idle. */
+const idleRss: Record<string, number> = {};
 let direct: { config: BwrapConfig; layout: SandboxLayout; slotDirs: string[]; network: NetworkMode };
 let scratch: string;
 let bootDir: string;
+/** HPC_SANDBOX_BENCH_ONLY=exec,parallel runs only those sections (a short run on a shared machine). */
+const ONLY = process.env.HPC_SANDBOX_BENCH_ONLY?.split(',');
+const section = (name: string) => (ONLY && !ONLY.includes(name) ? describe.skip : describe);
 const BOOT_OPTIONS = { time: 3_000, iterations: 20, warmupIterations: 3 };
-const RUN_OPTIONS = { time: 3_000, warmupIterations: 20 };
+const RUN_OPTIONS = { time: Number(process.env.HPC_SANDBOX_BENCH_TIME_MS ?? 3_000), warmupIterations: 20 };
 const content90k = 'x'.repeat(89_999) + '\n';
 
+/** Sum of VmRSS (KiB) of `pid` and its descendants. */
+function treeRssKiB(pid: number): number {
+  return [pid, ...descendantPids(pid)].reduce((sum, p) => {
+    try {
+      return sum + Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/** Boots a standing-mode server with `slots` slots, runs one command per slot, and reads its idle RSS. */
+async function measureIdleRss(slots: number): Promise<number> {
+  await using s = await spawnServer(['--slots', String(slots), '--exec-mode', 'standing']);
+  await using c = new SandboxClient(s.url);
+  await c.waitUntilHealthy({ timeoutMs: 20_000 });
+  for (let i = 0; i < slots; i += 8) await Promise.all(Array.from({ length: Math.min(8, slots - i) }, (_, j) => c.bash(`slot_${i + j}`, 'true')));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return treeRssKiB(s.child.pid!);
+}
+
 beforeAll(async () => {
-  server = await spawnServer(['--slots', '8']);
+  server = await spawnServer(['--slots', '8', '--exec-mode', 'standing']);
   client = new SandboxClient(server.url);
   const health = await client.waitUntilHealthy({ timeoutMs: 10_000 });
   if (!health.bwrap_available) throw new Error(`bwrap is not usable here: ${health.isolation?.reason}`);
+  if (health.exec_mode !== 'standing') throw new Error(`the server runs exec mode ${health.exec_mode}: ${health.exec_mode_reason}`);
+  spawnModeServer = await spawnServer(['--slots', '8', '--exec-mode', 'spawn']);
+  spawnModeClient = new SandboxClient(spawnModeServer.url);
+  await spawnModeClient.waitUntilHealthy({ timeoutMs: 10_000 });
+  // Booting 64 sandboxes takes a while on a small machine: HPC_SANDBOX_BENCH_IDLE_RSS=0 skips it.
+  if (process.env.HPC_SANDBOX_BENCH_IDLE_RSS !== '0') {
+    idleRss.slots_8_kib = await measureIdleRss(8);
+    idleRss.slots_64_kib = await measureIdleRss(64);
+  }
   scratch = await mkdtemp(join(tmpdir(), 'hpcsb-bench-'));
   // File-level on purpose: vitest bench does not run describe-level hooks before the tasks.
   bootDir = join(scratch, 'boot');
@@ -129,6 +172,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await server?.[Symbol.asyncDispose]();
+  await spawnModeClient?.close();
+  await spawnModeServer?.[Symbol.asyncDispose]();
   await rm(scratch, { recursive: true, force: true });
   const rows = [...samples].map(([name, list]) => {
     const sorted = [...list].sort((a, b) => a - b);
@@ -145,22 +190,40 @@ afterAll(async () => {
     parallel8_vs_direct8: +(median('server 8 slots busy (8 concurrent bash true)') / median('direct 8 concurrent bwrap spawns')).toFixed(3),
     write_read_90k_vs_fs: +(median('server write_file+read_file 90 KB') / median('fs writeFile+readFile 90 KB')).toFixed(3),
   };
-  const throughput = { parallel8_ops_per_s: +(8_000 / median('server 8 slots busy (8 concurrent bash true)')).toFixed(1) };
-  const targets = { exec_vs_direct_bwrap: 1.25, boot_vs_node_e_0: 1.3 };
+  const standingMedian = median('server exec bash true (standing)');
+  const p95 = (name: string) => rows.find((r) => r.name === name)?.p95_ms ?? NaN;
+  Object.assign(ratios, {
+    standing_vs_bare_bwrap: +(standingMedian / median('bare bwrap spawn, reference argv')).toFixed(3),
+    standing_vs_sh_c_true: +(standingMedian / median('sh -c true, no sandbox')).toFixed(3),
+    standing_vs_spawn_mode: +(standingMedian / median('server exec bash true (spawn mode)')).toFixed(3),
+    spawn_mode_vs_bare_bwrap: +(median('server exec bash true (spawn mode)') / median('bare bwrap spawn, reference argv')).toFixed(3),
+    standing_p95_vs_median: +(p95('server exec bash true (standing)') / standingMedian).toFixed(3),
+    standing_target_ms: +Math.max(0.5 * median('bare bwrap spawn, reference argv'), 3 * median('sh -c true, no sandbox')).toFixed(3),
+  });
+  const throughput = {
+    parallel8_ops_per_s: +(8_000 / median('server 8 slots busy (8 concurrent bash true)')).toFixed(1),
+    parallel8_spawn_mode_ops_per_s: +(8_000 / median('spawn mode 8 slots busy (8 concurrent bash true)')).toFixed(1),
+    parallel8_standing_vs_spawn: +(median('spawn mode 8 slots busy (8 concurrent bash true)') / median('server 8 slots busy (8 concurrent bash true)')).toFixed(3),
+  };
+  const targets = { exec_vs_direct_bwrap: 1.25, boot_vs_node_e_0: 1.3, standing_p95_vs_median: 2, parallel8_standing_vs_spawn: 2 };
   process.stdout.write('\nserver benchmark (own samples)\n');
   console.table(rows);
-  console.table({ ...ratios, ...throughput });
+  console.table({ ...ratios, ...throughput, ...idleRss });
   await mkdir(join(projectRoot(), 'results'), { recursive: true });
   await writeFile(
     join(projectRoot(), 'results', 'server-bench.json'),
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, bundle: BENCH_BUNDLE, rows, ratios, throughput, targets }, null, 2) + '\n',
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, bundle: BENCH_BUNDLE, rows, ratios, throughput, idle_rss: idleRss, targets }, null, 2) + '\n',
   );
 });
 
-const serverExec = async (): Promise<void> => {
-  const r = await client.bash('slot_0', 'true');
-  if (!r.success || r.metadata.sandboxed !== true) throw new Error(`exec failed: ${JSON.stringify(r)}`);
+const execOn = (c: () => SandboxClient, mode: string) => async (): Promise<void> => {
+  const r = await c().bash('slot_0', 'true');
+  if (!r.success || r.metadata.sandboxed !== true || r.metadata.exec_mode !== mode) throw new Error(`exec failed: ${JSON.stringify(r)}`);
 };
+const serverExec = execOn(() => client, 'standing');
+const spawnModeExec = execOn(() => spawnModeClient, 'spawn');
+/** The reference server's sandbox: light, but a new one per command (merged /usr: /bin, /lib, /lib64 are symlinks, bound as such). */
+const REFERENCE_BWRAP_ARGV = ['bwrap', '--unshare-user', '--unshare-pid', '--unshare-uts', '--unshare-ipc', '--ro-bind', '/usr', '/usr', '--ro-bind', '/bin', '/bin', '--ro-bind', '/lib', '/lib', '--ro-bind', '/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/bin/sh', '-c', 'true'];
 const directArgv = (slotDir: string): string[] => bwrapArgv(direct.config, direct.layout, { slotDir, network: direct.network }, [direct.layout.shell, '-c', 'true']);
 const directExec = (): Promise<void> => runToClose(directArgv(direct.slotDirs[0]!));
 
@@ -200,9 +263,13 @@ async function bootServer(wait: 'ready-file' | 'polling'): Promise<number> {
   }
 }
 
-describe('exec round trip', () => {
-  bench('paired: server exec vs direct bwrap (alternating)', paired('exec pair', serverExec, directExec), RUN_OPTIONS);
-  bench('server exec bash true (bwrap)', timed('server exec bash true (bwrap)', serverExec), RUN_OPTIONS);
+section('exec')('exec round trip', () => {
+  bench('server exec bash true (standing)', timed('server exec bash true (standing)', serverExec), RUN_OPTIONS);
+  bench('server exec bash true (spawn mode)', timed('server exec bash true (spawn mode)', spawnModeExec), RUN_OPTIONS);
+  bench('bare bwrap spawn, reference argv', timed('bare bwrap spawn, reference argv', () => runToClose(REFERENCE_BWRAP_ARGV)), RUN_OPTIONS);
+  bench('sh -c true, no sandbox', timed('sh -c true, no sandbox', () => runToClose(['/bin/sh', '-c', 'true'])), RUN_OPTIONS);
+  bench('paired: server exec vs direct bwrap (alternating)', paired('exec pair', spawnModeExec, directExec), RUN_OPTIONS);
+  bench('server exec bash true (bwrap)', timed('server exec bash true (bwrap)', spawnModeExec), RUN_OPTIONS);
   bench('direct bwrap spawn from node', timed('direct bwrap spawn from node', directExec), RUN_OPTIONS);
 });
 
@@ -212,7 +279,7 @@ const recordBoot = (name: string, wait: 'ready-file' | 'polling') => async (): P
   samples.set(name, list);
 };
 
-describe('boot', () => {
+section('boot')('boot', () => {
   bench('server boot to healthy /health', recordBoot('server boot to healthy /health', 'ready-file'), BOOT_OPTIONS);
   bench('server boot to healthy /health (polling client)', recordBoot('server boot to healthy /health (polling client)', 'polling'), BOOT_OPTIONS);
   bench('paired: server boot vs node -e 0 (alternating)', paired('boot pair', () => bootServer('ready-file'), () => runToClose([process.execPath, '-e', '0'])), BOOT_OPTIONS);
@@ -221,17 +288,21 @@ describe('boot', () => {
   bench('node empty.mjs', timed('node empty.mjs', () => runToClose([process.execPath, join(bootDir, 'empty.mjs')])), BOOT_OPTIONS);
 });
 
-describe('parallel: 8 slots busy', () => {
+section('parallel')('parallel: 8 slots busy', () => {
   bench('server 8 slots busy (8 concurrent bash true)', timed('server 8 slots busy (8 concurrent bash true)', async () => {
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => client.bash(`slot_${i}`, 'true')));
     if (!answers.every((a) => a.success)) throw new Error('a parallel exec failed');
+  }), RUN_OPTIONS);
+  bench('spawn mode 8 slots busy (8 concurrent bash true)', timed('spawn mode 8 slots busy (8 concurrent bash true)', async () => {
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => spawnModeClient.bash(`slot_${i}`, 'true')));
+    if (!answers.every((a) => a.success && a.metadata.exec_mode === 'spawn')) throw new Error('a parallel exec failed');
   }), RUN_OPTIONS);
   bench('direct 8 concurrent bwrap spawns', timed('direct 8 concurrent bwrap spawns', async () => {
     await Promise.all(direct.slotDirs.map((d) => runToClose(directArgv(d))));
   }), RUN_OPTIONS);
 });
 
-describe('90 KB file round trip', () => {
+section('files')('90 KB file round trip', () => {
   bench('server write_file+read_file 90 KB', timed('server write_file+read_file 90 KB', async () => {
     await client.writeFile('slot_1', 'big.txt', content90k);
     if ((await client.readFile('slot_1', 'big.txt')).length !== content90k.length) throw new Error('read back a different size');
