@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, TOOLS } from '../protocol/constants.js';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, STATEFUL_TOOLS, TOOLS } from '../protocol/constants.js';
 import type { ErrorResponse, ExecuteRequest, ExecuteResponse, HealthResponse, IsolationMode, SlotsResponse } from '../protocol/types.js';
 import {
   validateArtifactArchiveRequest,
@@ -25,6 +25,9 @@ import { Slot } from './slot.js';
 import { commandEnv } from './command-env.js';
 import { describeLimits, type SlotLimits } from './slot-limits.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
+import { bashStatefulTool } from './terminal/bash-stateful-tool.js';
+import { TerminalSessions } from './terminal/terminal-sessions.js';
+import { tmuxTool } from './terminal/tmux-tool.js';
 
 const log = serverLog('http');
 
@@ -150,6 +153,9 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     commandEnv({ serverEnv: options.env ?? process.env, passEnv: options.passEnv ?? [], home: sandboxed ? '/workspace' : slotDir, denied: [ENV.token] });
   let port = options.port;
   let closing = false;
+  // Stateful terminals (bash_stateful, tmux): one tmux session per slot, in its own sandbox.
+  const terminals = new TerminalSessions(dataDir, options.slots, options.env ?? process.env);
+  const tools: string[] = TOOLS.filter((tool) => terminals.tmuxPath !== undefined || !(STATEFUL_TOOLS as readonly string[]).includes(tool));
 
   const unknownSlot = (slotId: string): string => `Unknown slot: ${slotId} (this server has slot_0..slot_${options.slots - 1})`;
   const slotFor = (slotId: string): Slot => {
@@ -168,7 +174,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     if (!slot) return stamp(toolFailure(404, unknownSlot(request.slot_id), { error_code: 'unknown_slot' }));
     const timeoutSeconds = Math.min(request.timeout ?? DEFAULT_TIMEOUT_SECONDS, limits.maxTimeoutSeconds);
     const args = request.args as Record<string, unknown>;
-    const probe = request.tool === 'bash' ? await isolation : undefined;
+    const probe = request.tool === 'bash' || (STATEFUL_TOOLS as readonly string[]).includes(request.tool) ? await isolation : undefined;
     return stamp(
       await slot.run(executionId, async (slotSignal) => {
         switch (request.tool) {
@@ -177,6 +183,13 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
             const signal = AbortSignal.any([slotSignal, clientGone]);
             const sandbox = { slotDir: slot.dir, isolation: probe!, layout, env: envFor(probe!.config !== undefined, slot.dir), ...(slot.user ? { user: slot.user } : {}) };
             return bashTool(args, timeoutSeconds, { sandbox, mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal });
+          }
+          case 'bash_stateful':
+          case 'tmux': {
+            const signal = AbortSignal.any([slotSignal, clientGone]);
+            const sandbox = { slotDir: slot.dir, isolation: probe!, layout, env: envFor(probe!.config !== undefined, slot.dir), ...(slot.user ? { user: slot.user } : {}) };
+            const context = { sessions: terminals, slotId: slot.id, sandbox, mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal };
+            return request.tool === 'tmux' ? tmuxTool(args, timeoutSeconds, context) : bashStatefulTool(args, timeoutSeconds, context);
           }
           case 'read_file':
             return readFileTool(slot.dir, args, limits.maxFileSize);
@@ -198,12 +211,12 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
         executing,
         data_dir: dataDir,
         bwrap_available: probe.report.active,
-        stateful_dir: null,
+        stateful_dir: terminals.statefulDir,
         port,
         host: options.host,
         pid: process.pid,
         version: SERVER_VERSION,
-        tools: [...TOOLS],
+        tools: [...tools],
         auth: options.token !== undefined,
         isolation: probe.report,
         limits: {
@@ -241,7 +254,10 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       const { slot_id } = unwrap(validateResetRequest(await readJsonBody(req, limits.maxBodyBytes)));
       const slot = slotFor(slot_id);
       slot.abortRunning(`slot ${slot_id} is being reset`);
-      await slot.run(null, () => slot.empty());
+      await slot.run(null, async () => {
+        await terminals.stop(slot_id);
+        await slot.empty();
+      });
       return { status: 200, body: { success: true, output: `Reset workspace for ${slot_id}`, error: '', execution_id: null, metadata: {} } satisfies ExecuteResponse };
     },
     'POST /artifacts/read': async (req) => {
@@ -356,6 +372,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       const grace = setTimeout(() => server.closeAllConnections(), 2_000);
       await stopped;
       clearTimeout(grace);
+      await terminals.stopAll();
       await isolation.catch(() => undefined);
       await removeReadyFile(dataDir);
     })();
