@@ -50,7 +50,7 @@ const OUTPUT = Buffer.from('%output ');
 export class TmuxControl {
   readonly #child: ChildProcess;
   readonly #pending: Array<(reply: ControlReply) => void> = [];
-  #block: { lines: string[]; ours: boolean } | undefined;
+  #block: { lines: string[]; ours: boolean; guard: string } | undefined;
   #rest: Buffer = Buffer.alloc(0);
   #closed = false;
   readonly #onOutput: (pane: string, data: Buffer) => void;
@@ -108,7 +108,9 @@ export class TmuxControl {
   #line(line: Buffer): void {
     if (this.#block) {
       const text = line.toString('utf8');
-      if (text.startsWith('%end ') || text.startsWith('%error ')) {
+      // Only the `%end`/`%error` with the `%begin`'s own time, number and flags ends the block:
+      // a captured pane line reading `%end ...` is output.
+      if (text === `%end ${this.#block.guard}` || text === `%error ${this.#block.guard}`) {
         const { lines, ours } = this.#block;
         this.#block = undefined;
         if (ours) this.#pending.shift()?.({ ok: text.startsWith('%end '), lines });
@@ -127,7 +129,7 @@ export class TmuxControl {
     if (text.startsWith('%begin ')) {
       // Flag 1: the command came from this client; 0: tmux's own (the attach itself).
       const flags = Number(text.split(' ')[3] ?? '0');
-      this.#block = { lines: [], ours: (flags & 1) === 1 };
+      this.#block = { lines: [], ours: (flags & 1) === 1, guard: text.slice('%begin '.length) };
     } else if (text.startsWith('%exit')) {
       this.#close(`tmux ended the session${text.length > 6 ? ` (${text.slice(6)})` : ''}`);
     }
