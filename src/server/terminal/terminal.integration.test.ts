@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,5 +162,64 @@ describeTmux('stateful terminals', () => {
       expect(existsSync(join(server.dataDir, '.stateful', 'slot_2'))).toBe(false);
       expect((await client.bashStateful('slot_2', 'echo "[$MINE]" && pwd')).output).toBe('[]\n/workspace');
     });
+  });
+});
+
+describeTmux('stateful terminals without bubblewrap, and shutdown', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await makeSlotReachableTempDir('hpcsb-terminal-');
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs on the host in the slot directory with --isolation off, and refuses require_stateful_sandbox', async () => {
+    const server = await startServer(join(root, 'off'), 1, { isolation: 'off' });
+    await using client = new SandboxClient(server.url);
+    try {
+      const slotDir = join(server.dataDir, 'slot_0');
+      expect((await client.bashStateful('slot_0', 'cd sub 2>/dev/null || mkdir sub && cd sub; pwd')).output).toBe(join(slotDir, 'sub'));
+      expect(await client.bashStateful('slot_0', 'pwd')).toMatchObject({ output: join(slotDir, 'sub'), metadata: { sandboxed: false } });
+      const refused = await client.bashStateful('slot_0', 'true', { requireStatefulSandbox: true });
+      expect(refused).toMatchObject({ success: false, metadata: { requires_bwrap: true } });
+      expect(refused.error).toMatch(/^Stateful sandboxing required but bubblewrap is unavailable/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('lists only bash and the file tools where tmux is missing, and says tmux is what is missing', async () => {
+    const server = await startServer(join(root, 'no-tmux'), 1, { isolation: 'off', env: { PATH: join(root, 'empty-path') } });
+    await using client = new SandboxClient(server.url);
+    try {
+      const health = await client.health();
+      expect(health.tools).toEqual(['bash', 'read_file', 'write_file']);
+      expect(health.stateful_dir).toBeNull();
+      const answer = await client.bashStateful('slot_0', 'true');
+      expect(answer).toMatchObject({ success: false, metadata: { error_code: 'tool_unavailable', missing: 'tmux' } });
+      expect(answer.error).toMatch(/need tmux, which is not installed/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('ends every session and its process tree at shutdown', async () => {
+    const server = await startServer(join(root, 'shutdown'), 2);
+    const client = new SandboxClient(server.url);
+    const n = uniqueSleepSeconds();
+    await client.bashStateful('slot_0', `sleep ${n} &`);
+    await client.tmux('slot_1', { action: 'send_keys', keys: [`sleep ${n + 1}`, 'Enter'] });
+    const hanging = client.bashStateful('slot_1', 'echo never', { timeout: 60 });
+    await eventually(() => pidsWithMarker(`sleep ${n}`).length > 0 && pidsWithMarker(`sleep ${n + 1}`).length > 0, 5_000, 'both sleeps');
+    const statefulDir = (await client.health()).stateful_dir!;
+    expect(sessionPids(statefulDir).length).toBeGreaterThan(0);
+    await server.close();
+    expect((await hanging).metadata).toMatchObject({ killed: true });
+    await client.close();
+    expect(pidsWithMarker(`sleep ${n}`)).toEqual([]);
+    expect(pidsWithMarker(`sleep ${n + 1}`)).toEqual([]);
+    expect(sessionPids(statefulDir)).toEqual([]);
+    expect(readdirSync(statefulDir)).toEqual([]);
   });
 });
