@@ -9,6 +9,7 @@ import { SandboxHttpError } from '../../client/sandbox-http-error.js';
 import { findOnPath } from '../find-on-path.js';
 import { startSandboxServer, type RunningSandboxServer } from '../sandbox-server.js';
 import { eventually, pidsWithMarker, uniqueSleepSeconds } from '../testing/processes.js';
+import { spawnServer } from '../testing/spawned-server.js';
 
 const tmuxMissing = findOnPath('tmux') ? undefined : 'tmux: not on PATH (apt-get install tmux)';
 const describeTmux = tmuxMissing ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${tmuxMissing}]`, fn) : describe;
@@ -67,6 +68,13 @@ describeTmux('stateful terminals', () => {
       expect(other.output.split('\n').slice(0, 2)).toEqual(['[]', '0']);
       const uid1 = (await client.bashStateful('slot_1', 'id -u')).output;
       expect(other.output.split('\n')[2]).not.toBe(uid1);
+    });
+
+    it('restarts the session in a new network namespace when allow_network changes, and says why', async () => {
+      await client.bashStateful('slot_5', 'export BEFORE=1');
+      const closed = await client.bashStateful('slot_5', 'echo "[$BEFORE]"; tail -n +3 /proc/net/dev | wc -l', { allowNetwork: false });
+      expect(closed.metadata).toMatchObject({ network: 'none', network_isolated: true, session_restarted: 'allow_network changed to false, which needs a new sandbox' });
+      expect(closed.output.split('\n').slice(1)).toEqual(['[]', '1']);
     });
 
     it('starts, sends keys, captures, streams and stops', async () => {
@@ -202,6 +210,20 @@ describeTmux('stateful terminals without bubblewrap, and shutdown', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('works in a server run by an unprivileged user (no slot uids)', async () => {
+    if (process.getuid?.() !== 0) return;
+    await using server = await spawnServer(['--slots', '2'], {}, { uid: 65534, gid: 65534 });
+    await using client = new SandboxClient(server.url);
+    const health = await client.waitUntilHealthy({ timeoutMs: 10_000 });
+    await client.bashStateful('slot_0', 'cd /tmp && export V=kept');
+    // The session runs as the commands of `bash` do (same uid as seen inside).
+    const uid = (await client.bash('slot_0', 'id -u')).output;
+    const answer = await client.bashStateful('slot_0', 'echo "$PWD $V $(id -u)"');
+    expect(answer).toMatchObject({ success: true, output: `/tmp kept ${uid}`, metadata: { sandboxed: health.bwrap_available } });
+    expect((await client.tmux('slot_1', { action: 'send_keys', keys: ['echo unprivileged-keys', 'Enter'], block: true })).success).toBe(true);
+    expect((await client.tmux('slot_1', { action: 'capture' })).output).toContain('unprivileged-keys');
   });
 
   it('ends every session and its process tree at shutdown', async () => {
