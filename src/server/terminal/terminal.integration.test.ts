@@ -8,6 +8,7 @@ import { SandboxClient } from '../../client/sandbox-client.js';
 import { SandboxHttpError } from '../../client/sandbox-http-error.js';
 import { findOnPath } from '../find-on-path.js';
 import { startSandboxServer, type RunningSandboxServer } from '../sandbox-server.js';
+import { SESSION_DIR_INSIDE } from './terminal-session.js';
 import { eventually, pidsWithMarker, uniqueSleepSeconds } from '../testing/processes.js';
 import { spawnServer } from '../testing/spawned-server.js';
 
@@ -236,12 +237,15 @@ describeTmux('stateful terminals without bubblewrap, and shutdown', () => {
     await eventually(() => pidsWithMarker(`sleep ${n}`).length > 0 && pidsWithMarker(`sleep ${n + 1}`).length > 0, 5_000, 'both sleeps');
     const statefulDir = (await client.health()).stateful_dir!;
     expect(sessionPids(statefulDir).length).toBeGreaterThan(0);
+    expect(pidsWithMarker(`-S ${SESSION_DIR_INSIDE}/tmux.sock`).length).toBeGreaterThan(0);
     await server.close();
     expect((await hanging).metadata).toMatchObject({ killed: true });
     await client.close();
     expect(pidsWithMarker(`sleep ${n}`)).toEqual([]);
     expect(pidsWithMarker(`sleep ${n + 1}`)).toEqual([]);
     expect(sessionPids(statefulDir)).toEqual([]);
+    // The tmux servers themselves (inside their sandboxes they name the socket by its inside path).
+    expect(pidsWithMarker(`-S ${SESSION_DIR_INSIDE}/tmux.sock`)).toEqual([]);
     expect(readdirSync(statefulDir)).toEqual([]);
   });
 });
