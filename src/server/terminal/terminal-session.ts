@@ -292,8 +292,14 @@ export class TerminalSession {
     const nonce = randomBytes(8).toString('hex');
     const userFile = join(this.#spec.runtimeDir, `u.${nonce}`);
     const wrapperFile = join(this.#spec.runtimeDir, `c.${nonce}`);
-    await writeFile(userFile, command, { mode: 0o644 });
-    await writeFile(wrapperFile, `printf '\\033]hpcsb;b;${nonce}\\007'\n. ${this.#inside(`u.${nonce}`)}\nprintf '\\033]hpcsb;e;${nonce};%d\\007' "$?"\n`, { mode: 0o644 });
+    // `wx`: never through a name the slot's processes made (the directory is theirs too); the nonce is unguessable.
+    try {
+      await writeFile(userFile, command, { mode: 0o644, flag: 'wx' });
+      await writeFile(wrapperFile, `printf '\\033]hpcsb;b;${nonce}\\007'\n. ${this.#inside(`u.${nonce}`)}\nprintf '\\033]hpcsb;e;${nonce};%d\\007' "$?"\n`, { mode: 0o644, flag: 'wx' });
+    } catch (error) {
+      await unlink(userFile).catch(() => undefined);
+      return { exitCode: null, raw: Buffer.alloc(0), truncated: false, timedOut: false, aborted: false, ended: `the command file could not be written to the session's runtime directory: ${(error as Error).message}`, durationMs: 0 };
+    }
     const chunks: Buffer[] = [];
     let kept = 0;
     let truncated = false;
