@@ -83,6 +83,7 @@ export class TerminalSession {
     server.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       if (this.#serverStderr.length < 4_000) this.#serverStderr += chunk;
     });
+    server.once('error', (error) => this.#end(`its sandbox could not be started: ${error.message}`));
     server.once('exit', (code, signal) => this.#end(`its sandbox exited (${signal ?? `code ${code}`})${this.#serverStderr.trim() ? `: ${this.#serverStderr.trim()}` : ''}`));
   }
 

@@ -28,6 +28,7 @@ export class TerminalSessions {
   readonly #sessions = new Map<string, TerminalSession>();
   /** Why a slot's last session ended when the client did not ask for it (the next start says so). */
   readonly #endedBecause = new Map<string, string>();
+  #closed = false;
 
   /**
    * `<dataDir>/.stateful` when a socket path below it fits in a unix socket address, else a private
@@ -78,7 +79,13 @@ export class TerminalSessions {
       paneWidth: wish.paneWidth ?? existing?.settings.paneWidth ?? DEFAULT_PANE.width,
       paneHeight: wish.paneHeight ?? existing?.settings.paneHeight ?? DEFAULT_PANE.height,
     };
+    if (this.#closed) throw new Error('the sandbox server is shutting down');
     const session = await TerminalSession.start({ sandbox, tmuxPath: this.tmuxPath!, runtimeDir: join(this.statefulDir!, slotId), settings });
+    if (this.#closed) {
+      // Started while the server shut down: stopAll has run already, so nothing else would end it.
+      await session.stop();
+      throw new Error('the sandbox server is shutting down');
+    }
     this.#sessions.set(slotId, session);
     return restarted ? { session, restarted } : { session };
   }
@@ -99,6 +106,7 @@ export class TerminalSessions {
 
   /** Ends every session (shutdown) and removes a private stateful dir. */
   async stopAll(): Promise<void> {
+    this.#closed = true;
     await Promise.all([...this.#sessions.keys()].map((slotId) => this.stop(slotId)));
     if (this.#ownsStatefulDir && this.statefulDir) rmSync(this.statefulDir, { recursive: true, force: true });
   }
