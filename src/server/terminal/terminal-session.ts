@@ -208,7 +208,8 @@ export class TerminalSession {
   /** Types `keys` (tmux key names or literal text, as `send-keys`) into the session's active pane. */
   async sendKeys(keys: readonly string[], literal = false): Promise<{ ok: boolean; error: string }> {
     if (keys.length === 0) return { ok: true, error: '' };
-    const reply = await this.command(`send-keys -t ${SESSION_NAME}${literal ? ' -l' : ''} ${keys.map(tmuxQuote).join(' ')}`);
+    // `--`: a key such as "-R" is text to type, not a send-keys flag.
+    const reply = await this.command(`send-keys -t ${SESSION_NAME}${literal ? ' -l' : ''} -- ${keys.map(tmuxQuote).join(' ')}`);
     return { ok: reply.ok, error: reply.lines.join('\n') };
   }
 

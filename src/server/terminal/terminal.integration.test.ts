@@ -117,6 +117,9 @@ describeTmux('stateful terminals', () => {
       await client.tmux('slot_4', { action: 'send_keys', keys: ['stty raw -echo; head -c 6 | od -An -tx1; stty sane', 'Enter'], min_wait_s: 0.3 });
       await client.tmux('slot_4', { action: 'send_keys', keys: ['a\x01\x1b\x7f\x03\t'], min_wait_s: 0.5 });
       expect((await client.tmux('slot_4', { action: 'capture' })).output).toContain('61 01 1b 7f 03 09');
+      // A key that looks like a send-keys flag is typed, not obeyed.
+      await client.tmux('slot_4', { action: 'send_keys', keys: ['echo', ' ', '-R', 'Enter'], block: true });
+      expect((await client.tmux('slot_4', { action: 'capture' })).output).toMatch(/^-R$/m);
       // Quotes, dollars and backslashes reach the shell unchanged.
       await client.tmux('slot_4', { action: 'send_keys', keys: ['printf "%s|%s\\n" "q\\"\\$x" \'b\\\\c\'', 'Enter'], block: true });
       expect((await client.tmux('slot_4', { action: 'capture' })).output).toContain('q"$x|b\\\\c');
