@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { chown, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,6 +51,14 @@ export interface StatefulOutcome {
 /** Waits for a marker in the pane output: scans each chunk with a short tail of the previous one. */
 interface MarkerWatch {
   onData(data: Buffer): void;
+}
+
+/**
+ * An unguessable marker id. Web Crypto is reached through the global, so node:crypto is loaded on
+ * the first stateful call rather than at every server boot.
+ */
+export function markerNonce(): string {
+  return globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 16);
 }
 
 const MARK = (kind: string, nonce: string): Buffer => Buffer.from(`\x1b]hpcsb;${kind};${nonce}`);
@@ -291,7 +298,7 @@ export class TerminalSession {
    */
   async run(command: string, timeoutMs: number, maxBytes: number, signal: AbortSignal): Promise<StatefulOutcome> {
     const started = performance.now();
-    const nonce = randomBytes(8).toString('hex');
+    const nonce = markerNonce();
     const userFile = join(this.#spec.runtimeDir, `u.${nonce}`);
     const wrapperFile = join(this.#spec.runtimeDir, `c.${nonce}`);
     // `wx`: never through a name the slot's processes made (the directory is theirs too); the nonce is unguessable.

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { toolFailure, toolSuccess, type ToolResult } from '../tool-result.js';
-import { SESSION_NAME } from './terminal-session.js';
+import { markerNonce, SESSION_NAME } from './terminal-session.js';
 import { booleanArg, capText, isToolResult, restartNotice, sessionFor, sessionMetadata, type StatefulContext } from './stateful-context.js';
 
 export const TMUX_ACTIONS = ['start', 'send_keys', 'capture', 'stream', 'stop'] as const;
@@ -116,7 +115,7 @@ async function sendKeys(args: Record<string, unknown>, timeoutSeconds: number, c
   // Blocking assumes a shell prompt (not a full-screen program): the typed line gets a marker
   // command after it (Enter is added), and the call waits until the shell prints it, i.e. is idle again.
   while (list.length > 0 && ENTER_KEYS.has(list.at(-1)!)) list.pop();
-  const nonce = randomBytes(8).toString('hex');
+  const nonce = markerNonce();
   const watch = session.waitForMarker('k', nonce);
   const timer = setTimeout(() => watch.cancel(), maxWaitSeconds * 1000);
   const onAbort = (): void => watch.cancel();
