@@ -164,7 +164,9 @@ export class TerminalSession {
     const args = [
       ...['set-option', '-g', 'history-limit', '10000', ';'],
       ...['new-session', '-d', '-s', SESSION_NAME, '-x', String(paneWidth), '-y', String(paneHeight), '-c', cwd, ...env, '--', ...shellArgv, ';'],
-      ...['set-option', '-g', 'status', 'off', ';', 'set-option', '-g', 'window-size', 'manual', ';', 'set-option', '-s', 'escape-time', '0'],
+      // No `window-size manual`: tmux 3.3a crashes with it (seen here); the control client, which
+      // never sets a size, does not resize the window anyway, and resize-window fixes a size.
+      ...['set-option', '-g', 'status', 'off', ';', 'set-option', '-s', 'escape-time', '0'],
     ];
     const child = this.#client(args);
     let stderr = '';

@@ -74,7 +74,7 @@ describeTmux('stateful terminals', () => {
     it('restarts the session in a new network namespace when allow_network changes, and says why', async () => {
       await client.bashStateful('slot_5', 'export BEFORE=1');
       const closed = await client.bashStateful('slot_5', 'echo "[$BEFORE]"; tail -n +3 /proc/net/dev | wc -l', { allowNetwork: false });
-      expect(closed.metadata).toMatchObject({ network: 'none', network_isolated: true, session_restarted: 'allow_network changed to false, which needs a new sandbox' });
+      expect(closed.metadata, JSON.stringify(closed)).toMatchObject({ network: 'none', network_isolated: true, session_restarted: 'allow_network changed to false, which needs a new sandbox' });
       expect(closed.output.split('\n').slice(1)).toEqual(['[]', '1']);
     });
 
@@ -108,15 +108,29 @@ describeTmux('stateful terminals', () => {
       expect((error as SandboxHttpError).body).toMatchObject({ success: false, error: 'Unknown tmux action: dance (actions: start, send_keys, capture, stream, stop)' });
     });
 
+    /** Polls the pane until it shows `text` (a program's own pace, not a fixed wait). */
+    async function captureUntil(slotId: string, text: string | RegExp): Promise<void> {
+      let last = '';
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        last = (await client.tmux(slotId, { action: 'capture' })).output;
+        if (typeof text === 'string' ? last.includes(text) : text.test(last)) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`the pane never showed ${String(text)}: ${JSON.stringify(last)}`);
+    }
+
     it('types keys with control characters as they are (C-c interrupts, ESC and tabs pass)', async () => {
       await client.tmux('slot_4', { action: 'start' });
       await client.tmux('slot_4', { action: 'send_keys', keys: ['sleep 600', 'Enter'], min_wait_s: 0.3 });
-      await client.tmux('slot_4', { action: 'send_keys', keys: ['C-c'], min_wait_s: 0.2 });
-      expect((await client.tmux('slot_4', { action: 'capture' })).output).toContain('^C');
+      await client.tmux('slot_4', { action: 'send_keys', keys: ['C-c'] });
+      await captureUntil('slot_4', '^C');
       // Raw bytes to a program reading the terminal unprocessed: each control character arrives as it is.
-      await client.tmux('slot_4', { action: 'send_keys', keys: ['stty raw -echo; head -c 6 | od -An -tx1; stty sane', 'Enter'], min_wait_s: 0.3 });
-      await client.tmux('slot_4', { action: 'send_keys', keys: ['a\x01\x1b\x7f\x03\t'], min_wait_s: 0.5 });
-      expect((await client.tmux('slot_4', { action: 'capture' })).output).toContain('61 01 1b 7f 03 09');
+      await client.tmux('slot_4', { action: 'send_keys', keys: ['stty raw -echo; echo RAW-READY; head -c 6 | od -An -tx1; stty sane', 'Enter'] });
+      // Its own line: the program runs (not just the typed command line, which holds `RAW-READY;`).
+      await captureUntil('slot_4', /^RAW-READY$/m);
+      await client.tmux('slot_4', { action: 'send_keys', keys: ['a\x01\x1b\x7f\x03\t'] });
+      await captureUntil('slot_4', '61 01 1b 7f 03 09');
       // A key that looks like a send-keys flag is typed, not obeyed.
       await client.tmux('slot_4', { action: 'send_keys', keys: ['echo', ' ', '-R', 'Enter'], block: true });
       expect((await client.tmux('slot_4', { action: 'capture' })).output).toMatch(/^-R$/m);
@@ -162,7 +176,7 @@ describeTmux('stateful terminals', () => {
 
     it('serves 8 slots busy at once', async () => {
       const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => client.bashStateful(`slot_${i}`, `cd /tmp && echo slot-${i} && sleep 0.2 && pwd`)));
-      answers.forEach((answer, i) => expect(answer.output).toBe(`slot-${i}\n/tmp`));
+      answers.forEach((answer, i) => expect(answer.output, JSON.stringify(answer)).toMatch(new RegExp(`(^|\\n)slot-${i}\\n/tmp$`)));
     });
 
     it('reset ends the session and leaves nothing running', async () => {
