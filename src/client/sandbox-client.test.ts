@@ -33,6 +33,21 @@ describe('SandboxClient (MockAgent)', () => {
     await client.close();
   });
 
+  it('sends bash_stateful and tmux calls with the reference field names', async () => {
+    const answer = { success: true, output: 'ok', error: '', execution_id: null, metadata: { stateful: true } };
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/execute', method: 'POST', body: JSON.stringify({ slot_id: 'slot_1', tool: 'bash_stateful', args: { command: 'cd x', allow_network: false, require_stateful_sandbox: true }, timeout: 7, execution_id: 'e1' }) })
+      .reply(200, answer);
+    pool
+      .intercept({ path: '/execute', method: 'POST', body: JSON.stringify({ slot_id: 'slot_1', tool: 'tmux', args: { action: 'send_keys', keys: ['ls', 'Enter'], block: true } }) })
+      .reply(200, answer);
+    const client = new SandboxClient(ORIGIN, { dispatcher: agent });
+    expect(await client.bashStateful('slot_1', 'cd x', { allowNetwork: false, requireStatefulSandbox: true, timeout: 7, executionId: 'e1' })).toMatchObject({ success: true });
+    expect(await client.tmux('slot_1', { action: 'send_keys', keys: ['ls', 'Enter'], block: true })).toMatchObject({ output: 'ok' });
+    await client.close();
+  });
+
   it('turns a non-2xx answer into SandboxHttpError with method, path, status and body', async () => {
     agent.get(ORIGIN).intercept({ path: '/reset', method: 'POST' }).reply(404, { success: false, error: 'Unknown slot: slot_9', error_code: 'unknown_slot' });
     const client = new SandboxClient(ORIGIN, { dispatcher: agent });

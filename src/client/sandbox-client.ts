@@ -24,6 +24,7 @@ import type {
   ExecuteStreamChunk,
   HealthResponse,
   SlotsResponse,
+  TmuxArgs,
 } from '../protocol/types.js';
 import { describeBody, SandboxHttpError } from './sandbox-http-error.js';
 
@@ -62,6 +63,17 @@ export interface BashOptions extends CallOptions {
   requireSandbox?: boolean;
   executionId?: string;
 }
+
+export interface BashStatefulOptions extends CallOptions {
+  /** Seconds; past it the session is ended and the answer is a timeout. @default 30 */
+  timeout?: number;
+  /** A change restarts the slot's session (a new network namespace). @default true */
+  allowNetwork?: boolean;
+  requireStatefulSandbox?: boolean;
+  executionId?: string;
+}
+
+export type TmuxOptions = BashStatefulOptions;
 
 type ArtifactOptions<T> = CallOptions & Omit<T, 'slot_id' | 'path'>;
 
@@ -157,6 +169,32 @@ export class SandboxClient implements AsyncDisposable {
     if (options.timeout !== undefined) request.timeout = options.timeout;
     if (options.executionId !== undefined) request.execution_id = options.executionId;
     return this.execute(request, options);
+  }
+
+  /**
+   * Runs `command` in the slot's stateful terminal session (`bash_stateful`): cwd, variables,
+   * functions and background jobs persist between calls. Resolves whatever the exit code
+   * (`metadata.exit_code`).
+   */
+  bashStateful(slotId: string, command: string, options: BashStatefulOptions = {}): Promise<ExecuteResponse> {
+    return this.execute(this.#statefulRequest(slotId, 'bash_stateful', { command }, options), options);
+  }
+
+  /**
+   * One `tmux` action on the slot's terminal session (the one `bashStateful` types into):
+   * `start`, `send_keys`, `capture`, `stream` (`metadata.offset`) or `stop`.
+   */
+  tmux(slotId: string, args: TmuxArgs, options: TmuxOptions = {}): Promise<ExecuteResponse> {
+    return this.execute(this.#statefulRequest(slotId, 'tmux', { ...args }, options), options);
+  }
+
+  #statefulRequest(slotId: string, tool: 'bash_stateful' | 'tmux', args: Record<string, unknown>, options: BashStatefulOptions): ExecuteRequest {
+    if (options.allowNetwork !== undefined) args.allow_network = options.allowNetwork;
+    if (options.requireStatefulSandbox !== undefined) args.require_stateful_sandbox = options.requireStatefulSandbox;
+    const request: ExecuteRequest = { slot_id: slotId, tool, args };
+    if (options.timeout !== undefined) request.timeout = options.timeout;
+    if (options.executionId !== undefined) request.execution_id = options.executionId;
+    return request;
   }
 
   /** The content of a file in the slot (`read_file`). Throws SandboxHttpError when the tool fails. */

@@ -48,6 +48,18 @@ export function adaptClient(client: SandboxClient, close: () => Promise<void> = 
     reset: async (slot, options) => {
       await client.reset(slotId(slot), options);
     },
+    bashStateful: async (slot, command, options = {}) =>
+      toBashOutcome(await client.bashStateful(slotId(slot), command, { signal: options.signal, timeout: options.timeoutSec })),
+    tmux: async (slot, args, options = {}) => {
+      try {
+        const answer = await client.tmux(slotId(slot), args, { signal: options.signal, timeout: options.timeoutSec });
+        return { success: answer.success, output: answer.output, error: answer.error, status: 200, metadata: answer.metadata, raw: answer };
+      } catch (error) {
+        if (!(error instanceof SandboxHttpError) || error.statusCode === 0) throw error;
+        const body = (error.body ?? {}) as Partial<ExecuteResponse>;
+        return { success: false, output: body.output ?? '', error: typeof body.error === 'string' ? body.error : error.message, status: error.statusCode, metadata: body.metadata ?? {}, raw: error.body };
+      }
+    },
     close,
   };
 }

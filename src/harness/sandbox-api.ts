@@ -1,3 +1,5 @@
+import type { TmuxArgs } from '../protocol/types.js';
+
 /**
  * The part of a sandbox server's API the checks use, in the harness's own terms. The runner binds
  * it to a placement with the project's SandboxClient (see `client-adapter.ts`); unit tests give
@@ -12,8 +14,25 @@ export interface SandboxApi {
   batch(calls: Array<{ slot: number; command: string; timeoutSec?: number }>, options?: CallOptions): Promise<BashOutcome[]>;
   readFile(slot: number, path: string, options?: CallOptions): Promise<FileOutcome>;
   writeFile(slot: number, path: string, content: string, options?: CallOptions): Promise<FileOutcome>;
-  /** POST /reset: empties the slot's workspace. */
+  /** POST /reset: empties the slot's workspace (and ends its terminal session). */
   reset(slot: number, options?: CallOptions): Promise<void>;
+  /**
+   * One `bash_stateful` call in `slot`: the slot's terminal session keeps cwd and variables.
+   * Optional: a stand-in without terminals leaves it out (the `stateful` check then skips).
+   */
+  bashStateful?(slot: number, command: string, options?: BashOptions): Promise<BashOutcome>;
+  /** One `tmux` action on the slot's terminal session; a refused action comes back with its HTTP status. */
+  tmux?(slot: number, args: TmuxArgs, options?: BashOptions): Promise<TmuxOutcome>;
+}
+
+/** The answer to a `tmux` action; `status` is the HTTP status (400 for an unknown action). */
+export interface TmuxOutcome {
+  success: boolean;
+  output: string;
+  error: string;
+  status: number;
+  metadata: Record<string, unknown>;
+  raw: unknown;
 }
 
 export interface CallOptions {

@@ -5,6 +5,7 @@ import { getDriver } from '../drivers/index.js';
 import { LocalScheduler } from '../schedulers/local/local-scheduler.js';
 import type { LocalPlacement } from '../schedulers/local/local-placement.js';
 import { processGroupMembers } from '../schedulers/local/process-runner.js';
+import { findOnPath } from '../server/find-on-path.js';
 import { SlotPool } from './slot-pool.js';
 
 const exists = (path: string) => access(path).then(() => true, () => false);
@@ -49,6 +50,30 @@ describeWith([], 'SlotPool over local x process', () => {
     for (const placement of seen) {
       expect(processGroupMembers(placement.processGroup!)).toEqual([]);
       expect(await exists(placement.allocDir)).toBe(false);
+    }
+  });
+
+  it.skipIf(!findOnPath('tmux'))('gives a trajectory a terminal session (bashStateful, tmux) that its release ends', async () => {
+    const scheduler = new LocalScheduler({ stopGraceMs: 2_000 });
+    const pool = new SlotPool({
+      scheduler,
+      request: { driver: getDriver('process'), spec: { slots: 1, envAllowlist: [], env: {}, isolation: 'auto' }, ports: { mode: 'dynamic' } },
+      minPlacements: 1,
+      maxPlacements: 1,
+    });
+    try {
+      await pool.start();
+      await pool.withSlot('traj-a', async (slot) => {
+        await slot.bashStateful('cd /tmp && export OWNER=a');
+        expect((await slot.bashStateful('echo "$PWD $OWNER"')).output).toBe('/tmp a');
+        expect((await slot.tmux({ action: 'send_keys', keys: ['echo keys-a', 'Enter'], block: true })).success).toBe(true);
+        expect((await slot.tmux({ action: 'capture' })).output).toContain('keys-a');
+      });
+      const after = await pool.withSlot('traj-b', (slot) => slot.bashStateful('echo "[$OWNER] $PWD"'));
+      expect(after.output).toMatch(/^\[\] .*(\/workspace|slot_0)$/);
+    } finally {
+      await pool.close();
+      await scheduler.close();
     }
   });
 });

@@ -1,3 +1,4 @@
+import type { TmuxArgs } from '../protocol/types.js';
 import type { ExecuteRequest, ExecuteResponse, SandboxConnection } from './sandbox-connection.js';
 
 /** Options of one call through a slot. */
@@ -68,6 +69,19 @@ export class Slot implements AsyncDisposable {
   /** Runs `command` with bash in the slot's workspace. */
   bash(command: string, options?: SlotCallOptions): Promise<ExecuteResponse> {
     return this.execute('bash', { command }, options);
+  }
+
+  /**
+   * Runs `command` in the slot's stateful terminal session (`bash_stateful`): cwd, variables and
+   * background jobs persist between calls until the slot is reset.
+   */
+  bashStateful(command: string, options?: SlotCallOptions): Promise<ExecuteResponse> {
+    return this.execute('bash_stateful', { command }, options);
+  }
+
+  /** One `tmux` action (`start`, `send_keys`, `capture`, `stream`, `stop`) on the slot's terminal session. */
+  tmux(args: TmuxArgs, options?: SlotCallOptions): Promise<ExecuteResponse> {
+    return this.execute('tmux', { ...args }, options);
   }
 
   /** Reads a file (path relative to the workspace). */

@@ -12,8 +12,11 @@ export const SERVER_VERSION = '0.1.0';
  */
 export const READY_FILE = '.hpc-sandbox-ready.json';
 
-/** The tools `/execute` knows, in the order the server lists them when a tool is unknown. */
-export const TOOLS = ['bash', 'read_file', 'write_file'] as const;
+/** The tools `/execute` knows, in the reference's order. */
+export const TOOLS = ['bash', 'bash_stateful', 'read_file', 'write_file', 'tmux'] as const;
+
+/** The tools that need tmux on the server (`/health` lists them only where it is installed). */
+export const STATEFUL_TOOLS = ['bash_stateful', 'tmux'] as const;
 
 /** Limits of the reference (Atropos) server, kept as defaults so its clients see the same caps. */
 export const DEFAULT_LIMITS = {

@@ -3,7 +3,7 @@
  * the server) and response schemas (zod, used by the client). The server imports the files it
  * needs directly, never this index, so zod stays out of its bundle.
  */
-export { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, READY_FILE, SERVER_VERSION, TOOLS } from './constants.js';
+export { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, READY_FILE, SERVER_VERSION, STATEFUL_TOOLS, TOOLS } from './constants.js';
 export type {
   ArtifactArchiveRequest,
   ArtifactArchiveResponse,
@@ -13,6 +13,7 @@ export type {
   ArtifactReadRequest,
   ArtifactReadResponse,
   BashArgs,
+  BashStatefulArgs,
   ErrorResponse,
   ExecuteMetadata,
   ExecuteRequest,
@@ -26,6 +27,7 @@ export type {
   ServerLimits,
   SlotStatus,
   SlotsResponse,
+  TmuxArgs,
   ToolName,
   WriteFileArgs,
 } from './types.js';

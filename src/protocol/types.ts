@@ -5,7 +5,7 @@
  */
 import type { TOOLS } from './constants.js';
 
-/** A tool `/execute` runs: `bash`, `read_file` or `write_file`. */
+/** A tool `/execute` runs: `bash`, `bash_stateful`, `read_file`, `write_file` or `tmux`. */
 export type ToolName = (typeof TOOLS)[number];
 
 /** Arguments of the `bash` tool. */
@@ -16,6 +16,41 @@ export interface BashArgs {
   /** Refuse to run unless bubblewrap isolates the command. @default false */
   require_sandbox?: boolean;
 }
+
+/** Arguments of the `bash_stateful` tool: a command typed into the slot's terminal session. */
+export interface BashStatefulArgs {
+  command: string;
+  /** `false` runs the session without network (a change restarts the session). @default true */
+  allow_network?: boolean;
+  /** Refuse unless bubblewrap isolates the session. @default false */
+  require_stateful_sandbox?: boolean;
+}
+
+/** One action of the `tmux` tool on the slot's terminal session (no action: `capture`). */
+export type TmuxArgs =
+  | { action: 'start'; pane_width?: number; pane_height?: number; allow_network?: boolean; require_stateful_sandbox?: boolean }
+  | {
+      action: 'send_keys';
+      /** tmux key names (`Enter`, `C-c`, `Up`) or literal text. */
+      keys: string | string[];
+      /** Wait until the shell is idle again (types a marker after the keys; assumes a shell prompt). @default false */
+      block?: boolean;
+      /** Seconds to wait after sending. @default 0 */
+      min_wait_s?: number;
+      /** Seconds a blocking send may wait (at most the request's timeout). @default the timeout */
+      max_wait_s?: number;
+    }
+  | { action: 'capture'; /** The whole scrollback, not only the visible pane. @default false */ capture_entire?: boolean }
+  | {
+      action: 'stream';
+      /** Additive: read from this byte offset instead of the server's cursor. */
+      offset?: number;
+      /** @default 50_000, at most 200_000 */
+      max_bytes?: number;
+      /** Restart the server's cursor at the beginning of the recording. @default false */
+      reset?: boolean;
+    }
+  | { action: 'stop' };
 
 /** Arguments of the `read_file` tool; `path` is relative to the slot workspace (or `/workspace/...`). */
 export interface ReadFileArgs {
@@ -32,7 +67,7 @@ export interface WriteFileArgs {
 export interface ExecuteRequest {
   slot_id: string;
   tool: ToolName | (string & {});
-  args: BashArgs | ReadFileArgs | WriteFileArgs | Record<string, unknown>;
+  args: BashArgs | BashStatefulArgs | TmuxArgs | ReadFileArgs | WriteFileArgs | Record<string, unknown>;
   execution_id?: string | null;
   /** Seconds before the command (and every process it started) is killed. @default 30 */
   timeout?: number;
@@ -137,11 +172,13 @@ export interface HealthResponse {
   executing: number;
   data_dir: string;
   bwrap_available: boolean;
+  /** Parent of the per-slot terminal runtime directories (tmux sockets); null where tmux is missing. */
   stateful_dir: string | null;
   port: number;
   host: string;
   pid: number;
   version: string;
+  /** The tools that work on this server (`bash_stateful` and `tmux` only where tmux is installed). */
   tools: string[];
   auth: boolean;
   isolation: IsolationReport;

@@ -9,6 +9,7 @@ import { SandboxClient } from '../client/sandbox-client.js';
 import { SandboxHttpError } from '../client/sandbox-http-error.js';
 import { AbortedError } from '../errors.js';
 import { READY_FILE } from '../protocol/constants.js';
+import { findOnPath } from './find-on-path.js';
 import { startSandboxServer, type RunningSandboxServer } from './sandbox-server.js';
 import { eventually, pidsWithMarker, uniqueSleepSeconds } from './testing/processes.js';
 
@@ -66,7 +67,9 @@ describe('sandbox server (in process, isolation off)', () => {
     expect(res.statusCode).toBe(200);
     expect(health).toMatchObject({ status: 'ok', slots: 3, available: 3, executing: 0, data_dir: server.dataDir, bwrap_available: false, port: server.port, auth: true });
     expect(health.isolation).toMatchObject({ mode: 'off', active: false, reason: expect.stringContaining('--isolation off') });
-    expect(health.tools).toEqual(['bash', 'read_file', 'write_file']);
+    // The stateful tools are listed only where tmux is installed (they need it).
+    expect(health.tools).toEqual(findOnPath('tmux') ? ['bash', 'bash_stateful', 'read_file', 'write_file', 'tmux'] : ['bash', 'read_file', 'write_file']);
+    expect(health.stateful_dir).toBe(findOnPath('tmux') ? join(server.dataDir, '.stateful') : null);
   });
 
   it('lists slots', async () => {
@@ -335,7 +338,7 @@ describe('sandbox server (in process, isolation off)', () => {
       [false, '', 'b5'],
     ]);
     expect(answers[2]!.error).toBe('Unknown slot: slot_9 (this server has slot_0..slot_2)');
-    expect(answers[3]!.error).toBe('Unknown tool: bogus (tools: bash, read_file, write_file)');
+    expect(answers[3]!.error).toBe('Unknown tool: bogus (tools: bash, bash_stateful, read_file, write_file, tmux)');
     expect(answers[4]).toMatchObject({ error: expect.stringContaining('`[4].timeout`'), metadata: { error_code: 'invalid_request' } });
   });
 
@@ -347,7 +350,7 @@ describe('sandbox server (in process, isolation off)', () => {
       ['args not an object', 'POST', '/execute', '{"slot_id":"slot_0","tool":"bash","args":[]}', 400, '`args`'],
       ['negative timeout', 'POST', '/execute', '{"slot_id":"slot_0","tool":"bash","args":{"command":"true"},"timeout":-1}', 400, '`timeout`'],
       ['command not a string', 'POST', '/execute', '{"slot_id":"slot_0","tool":"bash","args":{"command":5}}', 400, '`args.command`'],
-      ['unknown tool', 'POST', '/execute', '{"slot_id":"slot_0","tool":"rm_rf","args":{}}', 400, 'tools: bash, read_file, write_file'],
+      ['unknown tool', 'POST', '/execute', '{"slot_id":"slot_0","tool":"rm_rf","args":{}}', 400, 'tools: bash, bash_stateful, read_file, write_file, tmux'],
       ['unknown slot', 'POST', '/execute', '{"slot_id":"slot_7","tool":"bash","args":{"command":"true"}}', 404, 'Unknown slot: slot_7'],
       ['batch not an array', 'POST', '/batch', '{}', 400, 'JSON array'],
       ['reset unknown slot', 'POST', '/reset', '{"slot_id":"slot_7"}', 404, 'Unknown slot'],

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, TOOLS } from '../protocol/constants.js';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, STATEFUL_TOOLS, TOOLS } from '../protocol/constants.js';
 import type { ErrorResponse, ExecMode, ExecuteRequest, ExecuteResponse, HealthResponse, IsolationMode, SlotsResponse } from '../protocol/types.js';
 import {
   validateArtifactArchiveRequest,
@@ -28,6 +28,9 @@ import { Slot } from './slot.js';
 import { commandEnv } from './command-env.js';
 import { describeLimits, type SlotLimits } from './slot-limits.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
+import { bashStatefulTool } from './terminal/bash-stateful-tool.js';
+import { TerminalSessions } from './terminal/terminal-sessions.js';
+import { tmuxTool } from './terminal/tmux-tool.js';
 
 const log = serverLog('http');
 
@@ -169,6 +172,9 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
   void execMode.then(({ mode }) => {
     if (mode === 'standing') setTimeout(() => !closing && orderedSlots.forEach((slot) => void standingOf(slot).then((standing) => standing?.start())), 0);
   });
+  // Stateful terminals (bash_stateful, tmux): one tmux session per slot, in its own sandbox.
+  const terminals = new TerminalSessions(dataDir, options.slots, options.env ?? process.env);
+  const tools: string[] = TOOLS.filter((tool) => terminals.tmuxPath !== undefined || !(STATEFUL_TOOLS as readonly string[]).includes(tool));
 
   const unknownSlot = (slotId: string): string => `Unknown slot: ${slotId} (this server has slot_0..slot_${options.slots - 1})`;
   const slotFor = (slotId: string): Slot => {
@@ -187,7 +193,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
     if (!slot) return stamp(toolFailure(404, unknownSlot(request.slot_id), { error_code: 'unknown_slot' }));
     const timeoutSeconds = Math.min(request.timeout ?? DEFAULT_TIMEOUT_SECONDS, limits.maxTimeoutSeconds);
     const args = request.args as Record<string, unknown>;
-    const probe = request.tool === 'bash' ? await isolation : undefined;
+    const probe = request.tool === 'bash' || (STATEFUL_TOOLS as readonly string[]).includes(request.tool) ? await isolation : undefined;
     const standing = request.tool === 'bash' ? await standingOf(slot) : undefined;
     return stamp(
       await slot.run(executionId, async (slotSignal) => {
@@ -196,6 +202,12 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
             // Nobody waits for the answer any more: free the slot instead of running to the timeout.
             const signal = AbortSignal.any([slotSignal, clientGone]);
             return bashTool(args, timeoutSeconds, { sandbox: sandboxOf(slot, probe!), mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal, ...(standing ? { standing } : {}), ...(onOutput ? { onOutput } : {}) });
+          }
+          case 'bash_stateful':
+          case 'tmux': {
+            const signal = AbortSignal.any([slotSignal, clientGone]);
+            const context = { sessions: terminals, slotId: slot.id, sandbox: sandboxOf(slot, probe!), mode: options.isolation, maxOutputChars: limits.maxOutputChars, signal };
+            return request.tool === 'tmux' ? tmuxTool(args, timeoutSeconds, context) : bashStatefulTool(args, timeoutSeconds, context);
           }
           case 'read_file':
             return readFileTool(slot.dir, args, limits.maxFileSize);
@@ -218,12 +230,12 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
         executing,
         data_dir: dataDir,
         bwrap_available: probe.report.active,
-        stateful_dir: null,
+        stateful_dir: terminals.statefulDir,
         port,
         host: options.host,
         pid: process.pid,
         version: SERVER_VERSION,
-        tools: [...TOOLS],
+        tools: [...tools],
         auth: options.token !== undefined,
         isolation: probe.report,
         limits: {
@@ -271,7 +283,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       slot.abortRunning(`slot ${slot_id} is being reset`);
       await slot.run(null, async () => {
         // Nothing of the old sandbox may write into the workspace while it is emptied.
-        await standingSandboxes.stop(slot_id, `slot ${slot_id} is being reset`);
+        await Promise.all([standingSandboxes.stop(slot_id, `slot ${slot_id} is being reset`), terminals.stop(slot_id)]);
         await slot.empty();
         if (!closing) (await standingOf(slot))?.start();
       });
@@ -390,7 +402,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
       const grace = setTimeout(() => server.closeAllConnections(), 2_000);
       await stopped;
       clearTimeout(grace);
-      await standingStopped;
+      await Promise.all([standingStopped, terminals.stopAll()]);
       await isolation.catch(() => undefined);
       await removeReadyFile(dataDir);
     })();

@@ -8,7 +8,8 @@
  * - RSS of the server plus its sandboxes with 8 and 64 idle slots (standing mode);
  * - boot to the first healthy /health vs `node -e 0` (target: <= 1.3x);
  * - 8 slots busy at once vs 8 direct sandboxes at once;
- * - a 90 KB write_file + read_file round trip vs fs in process.
+ * - a 90 KB write_file + read_file round trip vs fs in process;
+ * - `bash_stateful true` (the slot's terminal session) vs `bash true` (target: median <= 2x).
  * Ratios against the targets come from paired samples (server and baseline back to back,
  * alternating), which a shared, loaded machine skews far less than separate task phases.
  * vitest prints its own table; this file also prints median/P95 and the ratios, and writes them
@@ -189,6 +190,8 @@ afterAll(async () => {
     boot_vs_node_empty_mjs: +(median('server boot to healthy /health') / median('node empty.mjs')).toFixed(3),
     parallel8_vs_direct8: +(median('server 8 slots busy (8 concurrent bash true)') / median('direct 8 concurrent bwrap spawns')).toFixed(3),
     write_read_90k_vs_fs: +(median('server write_file+read_file 90 KB') / median('fs writeFile+readFile 90 KB')).toFixed(3),
+    stateful_vs_bash_paired: median('stateful pair: ratio'),
+    stateful_vs_bash: +(median('server bash_stateful true') / median('server exec bash true (standing, beside stateful)')).toFixed(3),
   };
   const standingMedian = median('server exec bash true (standing)');
   const p95 = (name: string) => rows.find((r) => r.name === name)?.p95_ms ?? NaN;
@@ -205,7 +208,7 @@ afterAll(async () => {
     parallel8_spawn_mode_ops_per_s: +(8_000 / median('spawn mode 8 slots busy (8 concurrent bash true)')).toFixed(1),
     parallel8_standing_vs_spawn: +(median('spawn mode 8 slots busy (8 concurrent bash true)') / median('server 8 slots busy (8 concurrent bash true)')).toFixed(3),
   };
-  const targets = { exec_vs_direct_bwrap: 1.25, boot_vs_node_e_0: 1.3, standing_p95_vs_median: 2, parallel8_standing_vs_spawn: 2 };
+  const targets = { exec_vs_direct_bwrap: 1.25, boot_vs_node_e_0: 1.3, standing_p95_vs_median: 2, parallel8_standing_vs_spawn: 2, stateful_vs_bash: 2 };
   process.stdout.write('\nserver benchmark (own samples)\n');
   console.table(rows);
   console.table({ ...ratios, ...throughput, ...idleRss });
@@ -224,6 +227,10 @@ const serverExec = execOn(() => client, 'standing');
 const spawnModeExec = execOn(() => spawnModeClient, 'spawn');
 /** The reference server's sandbox: light, but a new one per command (merged /usr: /bin, /lib, /lib64 are symlinks, bound as such). */
 const REFERENCE_BWRAP_ARGV = ['bwrap', '--unshare-user', '--unshare-pid', '--unshare-uts', '--unshare-ipc', '--ro-bind', '/usr', '/usr', '--ro-bind', '/bin', '/bin', '--ro-bind', '/lib', '/lib', '--ro-bind', '/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/bin/sh', '-c', 'true'];
+const statefulExec = async (): Promise<void> => {
+  const r = await client.bashStateful('slot_2', 'true');
+  if (!r.success || r.metadata.sandboxed !== true) throw new Error(`bash_stateful failed: ${JSON.stringify(r)}`);
+};
 const directArgv = (slotDir: string): string[] => bwrapArgv(direct.config, direct.layout, { slotDir, network: direct.network }, [direct.layout.shell, '-c', 'true']);
 const directExec = (): Promise<void> => runToClose(directArgv(direct.slotDirs[0]!));
 
@@ -271,6 +278,12 @@ section('exec')('exec round trip', () => {
   bench('paired: server exec vs direct bwrap (alternating)', paired('exec pair', spawnModeExec, directExec), RUN_OPTIONS);
   bench('server exec bash true (bwrap)', timed('server exec bash true (bwrap)', spawnModeExec), RUN_OPTIONS);
   bench('direct bwrap spawn from node', timed('direct bwrap spawn from node', directExec), RUN_OPTIONS);
+});
+
+section('stateful')('stateful round trip', () => {
+  bench('paired: bash_stateful true vs bash true (alternating)', paired('stateful pair', statefulExec, serverExec), RUN_OPTIONS);
+  bench('server bash_stateful true', timed('server bash_stateful true', statefulExec), RUN_OPTIONS);
+  bench('server exec bash true (standing, beside stateful)', timed('server exec bash true (standing, beside stateful)', serverExec), RUN_OPTIONS);
 });
 
 const recordBoot = (name: string, wait: 'ready-file' | 'polling') => async (): Promise<void> => {

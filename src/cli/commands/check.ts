@@ -7,7 +7,7 @@ import { addRunFlags, type RunFlags } from '../run-flags.js';
 export function checkCommand(io: CliIo): Command {
   return addRunFlags(
     new Command('check')
-      .description('Run readiness checks (port binding, env, bash, files, isolation, reset, batch, concurrency) on every leg of a suite')
+      .description('Run readiness checks (port binding, env, bash, files, isolation, reset, batch, concurrency, stateful terminals) on every leg of a suite')
       .argument('[suite...]', 'suite files or names (default: readiness, i.e. suites/readiness.yaml)'),
   )
     .addHelpText(

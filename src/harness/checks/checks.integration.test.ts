@@ -12,6 +12,7 @@ import { bashCheck } from './bash.js';
 import { batchCheck } from './batch.js';
 import type { Check, CheckContext, PlacedSandbox } from './check.js';
 import { concurrencyCheck } from './concurrency.js';
+import { statefulCheck } from './stateful.js';
 import { envExpansionCheck } from './env-expansion.js';
 import { filesCheck } from './files.js';
 import { isolationCheck } from './isolation.js';
@@ -125,6 +126,15 @@ describe('checks against a local x process sandbox', () => {
     await expect(run(resetCheck, context)).resolves.toEqual({ state: 'passed', details: { otherSlotChecked: true } });
     const noop: SandboxApi = { ...context.client, reset: async () => undefined };
     await expect(run(resetCheck, { ...context, client: noop })).rejects.toThrow(/^slot 0 still holds ".*top\.txt.*" after reset$/s);
+  });
+
+  it('stateful: passes, fails when reset leaves the session alive, and skips where the server lacks the tools', async () => {
+    const context = await sandboxes.context(statefulCheck);
+    await expect(run(statefulCheck, context)).resolves.toMatchObject({ state: expect.stringMatching(/^(passed|degraded)$/), details: { sandboxed: expect.any(Boolean) } });
+    const noop: SandboxApi = { ...context.client, reset: async () => undefined };
+    await expect(run(statefulCheck, { ...context, client: noop })).rejects.toThrow('after reset the session still holds the variable (expected "[]"): "[kept]"');
+    const withoutTmux: SandboxApi = { ...context.client, health: async (options) => ({ ...(await context.client.health(options)), tools: ['bash', 'read_file', 'write_file'] }) };
+    await expect(run(statefulCheck, { ...context, client: withoutTmux })).resolves.toMatchObject({ state: 'skipped', reason: expect.stringContaining('its image has no tmux') });
   });
 
   it('batch: passes, and fails when answers come back out of order', async () => {

@@ -7,6 +7,7 @@ import { filesCheck } from './files.js';
 import { isolationCheck } from './isolation.js';
 import { portBindingCheck } from './port-binding.js';
 import { resetCheck } from './reset.js';
+import { statefulCheck } from './stateful.js';
 
 /** Every check a suite can name, in the order reports list them. */
 export const CHECKS: readonly Check[] = [
@@ -18,6 +19,7 @@ export const CHECKS: readonly Check[] = [
   resetCheck,
   batchCheck,
   concurrencyCheck,
+  statefulCheck,
 ] as unknown as readonly Check[];
 
 /** The check called `name`, or undefined. */

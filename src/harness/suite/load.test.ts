@@ -104,7 +104,7 @@ describe('invalid suites: file, line and what was expected', () => {
   it('names an unknown check with the known ones', () => {
     expect(errorOf(`${minimal.replace('checks: [bash]', 'checks:\n  - bash\n  - bsh')}`)).toBe(
       'Invalid suite suites/bad.yaml:\n' +
-        'suites/bad.yaml:7:5: checks[1]: unknown check "bsh"; expected one of: port-binding, env-expansion, bash, files, isolation, reset, batch, concurrency',
+        'suites/bad.yaml:7:5: checks[1]: unknown check "bsh"; expected one of: port-binding, env-expansion, bash, files, isolation, reset, batch, concurrency, stateful',
     );
   });
 
