@@ -6,7 +6,7 @@ describe('serveCommand', () => {
     const command = serveCommand();
     expect(command.name()).toBe('serve');
     const flags = Object.fromEntries(command.options.map((o) => [o.long, o.defaultValue]));
-    expect(flags).toEqual({ '--port': '8080', '--host': '127.0.0.1', '--slots': '4', '--data-dir': undefined, '--token-file': undefined, '--isolation': undefined, '--expose': [], '--pass-env': [], '--uid-base': undefined, '--max-procs': undefined, '--max-memory': undefined, '--max-file-size': undefined, '--tmp-size': undefined, '--allow-host': [], '--max-connections': undefined, '--headers-timeout-ms': undefined, '--request-timeout-ms': undefined });
+    expect(flags).toEqual({ '--port': '8080', '--host': '127.0.0.1', '--slots': '4', '--data-dir': undefined, '--token-file': undefined, '--isolation': undefined, '--exec-mode': undefined, '--expose': [], '--pass-env': [], '--uid-base': undefined, '--max-procs': undefined, '--max-memory': undefined, '--max-file-size': undefined, '--tmp-size': undefined, '--allow-host': [], '--max-connections': undefined, '--headers-timeout-ms': undefined, '--request-timeout-ms': undefined });
   });
 
   it('refuses an isolation mode it does not know, before starting anything', async () => {

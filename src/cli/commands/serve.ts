@@ -23,6 +23,7 @@ export function serveCommand(): Command {
     .addOption(
       new Option('--isolation <mode>', `bubblewrap isolation of bash: auto falls back to plain execution when bwrap is unusable, require refuses (default auto; also env ${ENV.isolation})`).choices(['auto', 'require', 'off']),
     )
+    .addOption(new Option('--exec-mode <mode>', "standing forks each command in the slot's long-lived sandbox, spawn starts a sandbox per command (default standing where bwrap works)").choices(['standing', 'spawn']))
     .option('--expose <grant>', 'SRC[:DEST][:ro|rw]: bind a host path into every slot, read-only by default (repeatable; a missing SRC stops the start)', collect, [])
     .option('--pass-env <name>', 'a server variable commands may see (repeatable; by default only PATH, HOME, LANG, TERM, TZ, USER; the token never)', collect, [])
     .option('--uid-base <n>', 'as root, slot i runs its commands as host uid n+i (default 2000000)')
