@@ -86,7 +86,9 @@ function inView(path: string, layout: SandboxLayout): boolean {
  * namespaces and starts bwrap in them.
  */
 export function bwrapArgv(config: BwrapConfig, layout: SandboxLayout, target: SandboxTarget, program: readonly string[]): string[] {
-  const argv = [config.bwrapPath, '--die-with-parent', '--new-session', '--unshare-user'];
+  // bwrap keeps every capability for a sandbox whose uid is 0 (the server as root inside a
+  // container's user namespace, e.g. ch-run, where slot uids cannot be mapped): drop them always.
+  const argv = [config.bwrapPath, '--die-with-parent', '--new-session', '--unshare-user', '--cap-drop', 'ALL'];
   if (config.disableUserns) argv.push('--disable-userns');
   if (target.user) argv.push('--uid', String(target.user.uid), '--gid', String(target.user.gid));
   argv.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', 'sandbox');
