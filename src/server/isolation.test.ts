@@ -70,7 +70,7 @@ describe('bwrapArgv', () => {
   it('shows only the system trees, /etc with its masks and the grants; binds the slot at /workspace; runs as the slot uid', () => {
     const argv = bwrapArgv(config, { ...layout('/data'), seccompFilter: Buffer.alloc(8) }, { slotDir: '/data/slot_3', user, network: 'none', seccompFd: 3 }, ['/bin/sh', '-c', 'echo hi']);
     expect(argv.join(' ')).toBe(
-      '/usr/bin/bwrap --die-with-parent --new-session --unshare-user --disable-userns --uid 2000003 --gid 2000003 ' +
+      '/usr/bin/bwrap --die-with-parent --new-session --unshare-user --cap-drop ALL --disable-userns --uid 2000003 --gid 2000003 ' +
         '--unshare-pid --unshare-ipc --unshare-uts --hostname sandbox --unshare-net --seccomp 3 --tmpfs / ' +
         '--ro-bind /usr /usr --symlink usr/bin /bin --ro-bind /etc /etc --ro-bind /dev/null /etc/shadow ' +
         '--perms 0000 --tmpfs /etc/ssl/private --remount-ro /etc/ssl/private --dev /dev --proc /proc --ro-bind /proc/sys /proc/sys --tmpfs /tmp ' +
@@ -103,7 +103,7 @@ describe('bwrapArgv', () => {
     expect(bwrapArgv({ ...config, disableUserns: false }, layout('/data'), { slotDir: '/data/slot_0', network: 'none' }, ['true'])).not.toContain('--disable-userns');
     const text = bwrapArgv({ ...config, procMode: 'bind' }, layout('/srv/alloc/data'), { slotDir: '/srv/alloc/data/slot_1', network: 'none' }, ['true']).join(' ');
     expect(text).toContain('--bind /proc /proc --ro-bind /proc/sys /proc/sys');
-    expect(text).toContain('--unshare-user --disable-userns');
+    expect(text).toContain('--unshare-user --cap-drop ALL --disable-userns');
     expect(text).not.toContain('/srv/alloc/data /srv');
   });
 });
