@@ -1,4 +1,3 @@
-import { createServer as createNetServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { AbortedError, WaitTimeoutError } from '../errors.js';
 import { startSandboxServer } from '../server/sandbox-server.js';
 import { SandboxClient } from './sandbox-client.js';
 import { SandboxHttpError } from './sandbox-http-error.js';
+import { freePort } from '../common/free-port.js';
 
 const ORIGIN = 'http://sandbox.test:8080';
 const health = { status: 'ok', slots: 2, available: 2, executing: 0, data_dir: '/data', bwrap_available: true };
@@ -85,14 +85,6 @@ describe('SandboxClient (MockAgent)', () => {
     expect(Number(/attempt (\d+)/.exec((error as Error).message)![1])).toBeGreaterThan(5);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('SandboxClient.waitUntilHealthy (real sockets)', () => {
   it('treats connection refused as "not yet" and times out with it as evidence', async () => {

@@ -23,3 +23,10 @@ export class CappedBuffer {
     return { text, truncated: this.overflow };
   }
 }
+
+/** What a finished command reports of its output: both streams cut to `maxChars`, and the time it took. */
+export function capturedOutput(stdout: CappedBuffer, stderr: CappedBuffer, maxChars: number, startedAt: number): { stdout: string; stderr: string; truncated: boolean; durationMs: number } {
+  const out = stdout.text(maxChars);
+  const err = stderr.text(maxChars);
+  return { stdout: out.text, stderr: err.text, truncated: out.truncated || err.truncated, durationMs: Math.round((performance.now() - startedAt) * 100) / 100 };
+}

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { CappedBuffer } from './capped-buffer.js';
+import { CappedBuffer, capturedOutput } from './capped-buffer.js';
 import { killProcessGroup, killProcessTree } from './process-tree.js';
 
 export interface RunCommandOptions {
@@ -82,17 +82,12 @@ export function runCommand(options: RunCommandOptions): Promise<CommandOutcome> 
       clearTimeout(timer);
       clearTimeout(closeGuard);
       options.signal?.removeEventListener('abort', onAbort);
-      const out = stdout.text(options.maxOutputChars);
-      const err = stderr.text(options.maxOutputChars);
       const outcome: CommandOutcome = {
         exitCode: timedOut ? -1 : code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : -1),
         signal,
-        stdout: out.text,
-        stderr: err.text,
         timedOut,
         aborted,
-        truncated: out.truncated || err.truncated,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        ...capturedOutput(stdout, stderr, options.maxOutputChars, started),
       };
       if (spawnError !== undefined) outcome.spawnError = spawnError;
       resolve(outcome);

@@ -18,7 +18,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
@@ -30,6 +29,7 @@ import { bwrapArgv, type BwrapConfig, type SandboxLayout } from './isolation.js'
 import type { NetworkMode } from '../protocol/types.js';
 import { descendantPids } from './process-tree.js';
 import { spawnServer, type SpawnedServer } from './testing/spawned-server.js';
+import { freePort } from '../common/free-port.js';
 
 /** The bundle the boot benchmark starts; HPC_SANDBOX_BENCH_BUNDLE compares another build (e.g. an older one) on the same run. */
 const BENCH_BUNDLE = process.env.HPC_SANDBOX_BENCH_BUNDLE ?? serverBundlePath();
@@ -89,14 +89,6 @@ function runToClose(argv: string[]): Promise<void> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${argv[0]} exited ${code}`))));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 let server: SpawnedServer;

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import type { NetworkMode } from '../protocol/types.js';
-import { CappedBuffer } from './capped-buffer.js';
+import { CappedBuffer, capturedOutput } from './capped-buffer.js';
 import { killProcessTree } from './process-tree.js';
 import type { CommandOutcome, OutputListener } from './run-command.js';
 import { networkFor, spawnInSandbox, type SlotSandboxContext } from './sandbox-spawn.js';
@@ -253,17 +253,12 @@ export class StandingSandbox {
             stdout.flush();
             stderr.flush();
           }
-          const out = stdout.buffer.text(options.maxOutputChars);
-          const err = stderr.buffer.text(options.maxOutputChars);
           const outcome: StandingOutcome = {
             exitCode: died !== undefined ? -1 : pending.status!,
             signal: null,
-            stdout: out.text,
-            stderr: err.text,
             timedOut,
             aborted,
-            truncated: out.truncated || err.truncated,
-            durationMs: Math.round((performance.now() - started) * 100) / 100,
+            ...capturedOutput(stdout.buffer, stderr.buffer, options.maxOutputChars, started),
           };
           if (died !== undefined && !timedOut && !aborted) outcome.sandboxDied = died;
           resolve(outcome);

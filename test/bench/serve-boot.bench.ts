@@ -4,24 +4,16 @@
 // Prints a table and writes results/serve-boot-<time>.json. Run: npm run bench:startup
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bench, describe } from 'vitest';
+import { freePort } from '../../src/common/free-port.js';
 import { projectRoot } from '../../src/common/paths.js';
 import { makeSlotReachableTempDir } from '../../src/common/slot-reachable-temp-dir.js';
 import { computeStatistics } from '../../src/common/statistics.js';
 
 const ROUNDS = 15;
 const SLOTS = 8;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Milliseconds from spawn to the first 200 on /health; the server is stopped afterwards. */
 async function bootToHealthy(argv: string[], dataDir: string): Promise<number> {
