@@ -113,6 +113,20 @@ describeWith(['bwrap'], `escape probes against a sandbox server run as the READM
     expect(run.stdout.trim()).not.toBe('0');
   });
 
+  it('a terminal session (bash_stateful) holds the same promises: no host root or capability, no secret, no host file, no way back to the server', async (context) => {
+    const health = await client.health();
+    if (!health.tools.includes('bash_stateful')) return context.skip(`bash_stateful is not offered here (tmux missing): ${health.tools.join(', ')}`);
+    const r = await client.bashStateful('slot_0', `id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; echo "[\${HPCSB_SERVER_SECRET-unset}] [\${HPC_SANDBOX_TOKEN-unset}]"; cat ${sentinels.root} /etc/shadow 2>&1; (exec 3<>/dev/tcp/127.0.0.1/${server.port}) 2>&1 && echo SERVER-REACHED`, { timeout: 30 });
+    const [uid] = r.output.trim().split('\n');
+    if (isRoot) expect(Number(uid)).toBeGreaterThan(60_000);
+    expect(r.output).toMatch(/CapEff:\s+0000000000000000/);
+    expect(r.output).toMatch(/NoNewPrivs:\s+1/);
+    expect(r.output).toContain('[unset] [unset]');
+    expect(r.output).not.toContain('host-secret');
+    expect(r.output).toMatch(/\/etc\/shadow: Permission denied/);
+    expect(r.output).not.toContain('SERVER-REACHED');
+  });
+
   it('cannot reach the server port or another slot, with or without network', async () => {
     for (const allowNetwork of [true, false]) {
       const r = await bash(`(exec 3<>/dev/tcp/127.0.0.1/${server.port}) 2>&1 && echo SERVER-REACHED; ls ${join(server.dataDir, 'slot_1')} 2>&1 | head -1`, { allowNetwork });
