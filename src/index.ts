@@ -6,6 +6,7 @@ export { CommandError } from './common/exec.js';
 
 // Wire protocol and client
 export { DEFAULT_LIMITS, READY_FILE, SERVER_VERSION, TOOLS } from './protocol/constants.js';
+export { slotId, slotIndex } from './protocol/slot-id.js';
 export type { ExecuteRequest, ExecuteResponse, HealthResponse, SlotsResponse } from './protocol/types.js';
 export { SandboxClient, SandboxHttpError, type SandboxClientOptions } from './client/index.js';
 

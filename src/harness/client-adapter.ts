@@ -1,4 +1,5 @@
 import { SandboxClient, SandboxHttpError } from '../client/index.js';
+import { slotId } from '../protocol/slot-id.js';
 import type { ExecuteResponse } from '../protocol/types.js';
 import type { BashOutcome, FileOutcome, SandboxApi } from './sandbox-api.js';
 
@@ -11,7 +12,7 @@ export interface ClosableSandboxApi extends SandboxApi {
 
 /**
  * The checks' view of a sandbox server, over the project's SandboxClient: slot numbers become
- * `slot_<n>`, the Atropos `output` is split back into stdout and stderr, and a refused file call
+ * wire ids (`slotId`), the Atropos `output` is split back into stdout and stderr, and a refused file call
  * comes back as a value with its HTTP status (a check asserts 403 on a path escape) instead of
  * an exception.
  */
@@ -22,7 +23,6 @@ export function sandboxApiFor(target: { url: string; token?: string }): Closable
 
 /** Adapts an existing client (not closed unless `close` says so). */
 export function adaptClient(client: SandboxClient, close: () => Promise<void> = async () => undefined): ClosableSandboxApi {
-  const slotId = (slot: number) => `slot_${slot}`;
   return {
     // HealthResponse is the server's exact shape; the checks read it as an open record.
     health: async (options) => ({ ...(await client.health(options)) }),

@@ -5,7 +5,8 @@ import type { Placement } from '../schedulers/scheduler.js';
 export type { ExecuteRequest, ExecuteResponse };
 
 /**
- * What the pool needs of a sandbox server client (`SandboxClient` fits as is). The pool calls these
+ * The part of `SandboxClient` the pool uses (the pool speaks to servers only through the client;
+ * this narrow view lets its unit tests pass an in-memory stand-in, `testing/stand-in.ts`). The pool calls these
  * with a signal that aborts when the placement is lost or the pool closes, so an in-flight call
  * errors instead of hanging.
  */
@@ -24,9 +25,4 @@ export type Connect = (placement: Placement) => SandboxConnection;
 /** The default `connect`: a `SandboxClient` on the placement's URL and token. */
 export function connectSandboxClient(placement: Placement): SandboxConnection {
   return new SandboxClient(placement.url, placement.token === undefined ? {} : { token: placement.token });
-}
-
-/** The wire name of slot `index` (`slot_0`..`slot_{N-1}`). */
-export function slotName(index: number): string {
-  return `slot_${index}`;
 }

@@ -4,7 +4,7 @@ import type { PlacementRequest } from '../schedulers/scheduler.js';
 import type { Driver } from '../drivers/driver.js';
 import { AcquireTimeoutError, PlacementLostError } from './errors.js';
 import { SlotPool, type SlotPoolOptions } from './slot-pool.js';
-import { StandInConnection, type StandInPlacement, StandInScheduler } from './stand-in.js';
+import { StandInConnection, type StandInPlacement, StandInScheduler } from './testing/stand-in.js';
 
 const driver = { name: 'process' } as Driver;
 const request = (slots: number): PlacementRequest => ({

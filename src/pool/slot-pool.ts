@@ -3,7 +3,8 @@ import { AbortedError, ConfigError, SandboxError } from '../errors.js';
 import type { Placement, PlacementRequest, Scheduler } from '../schedulers/scheduler.js';
 import { AcquireTimeoutError, PlacementLostError, PoolClosedError, type PoolCounts, SlotReleasedError } from './errors.js';
 import { FifoQueue, FreeList } from './free-list.js';
-import { type Connect, type SandboxConnection, connectSandboxClient, slotName } from './sandbox-connection.js';
+import { slotId } from '../protocol/slot-id.js';
+import { type Connect, type SandboxConnection, connectSandboxClient } from './sandbox-connection.js';
 import { Slot, type SlotLease } from './slot.js';
 
 const log = logger('pool');
@@ -73,7 +74,7 @@ class Member {
     readonly connection: SandboxConnection,
     slotCount: number,
   ) {
-    for (let i = 0; i < slotCount; i++) this.slots.push(new SlotRecord(this, slotName(i)));
+    for (let i = 0; i < slotCount; i++) this.slots.push(new SlotRecord(this, slotId(i)));
   }
 }
 

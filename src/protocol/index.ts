@@ -4,6 +4,7 @@
  * needs directly, never this index, so zod stays out of its bundle.
  */
 export { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, READY_FILE, SERVER_VERSION, STATEFUL_TOOLS, TOOLS } from './constants.js';
+export { slotId, slotIndex, slotRange } from './slot-id.js';
 export type {
   ArtifactArchiveRequest,
   ArtifactArchiveResponse,

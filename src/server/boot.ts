@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { slotId } from '../protocol/slot-id.js';
 import type { IsolationMode } from '../protocol/types.js';
 import { findShell, probeIsolation, type IsolationProbe, type SandboxLayout } from './isolation.js';
 import { hostSeccompArch, seccompFilterBytes } from './seccomp-filter.js';
@@ -78,7 +79,7 @@ export function beginBoot(options: BootOptions): SandboxBoot {
   const grants = grantsOf(options.expose);
   mkdirSync(options.dataDir, { recursive: true });
   const dataDir = realpathSync.native(options.dataDir);
-  const slotDirs = Array.from({ length: options.slots }, (_, i) => join(dataDir, `slot_${i}`));
+  const slotDirs = Array.from({ length: options.slots }, (_, i) => join(dataDir, slotId(i)));
   const isolating = options.isolation !== 'off';
   const slotUsers = slotDirs.map((_, i) => (isolating ? slotUser(i, options.uidBase ?? DEFAULT_UID_BASE) : undefined));
   // The data dir is the server's own: other users may pass through it (they cannot list it) to

@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archiveArtifacts, readArtifact } from './artifacts.js';
 import { readFileTool, writeFileTool } from './file-tools.js';
-import { Slot } from './slot.js';
+import { ServerSlot } from './server-slot.js';
 
 // What a hostile command can leave in its slot for the file tools and the reset.
 let dir: string;
@@ -68,7 +68,7 @@ describe('reset', () => {
     // 40 levels of a 200-byte name: 8,040 bytes, beyond PATH_MAX (4,096); Node's own fs.rm fails on it.
     sh(`n=$(printf 'a%.0s' $(seq 200)); mkdir -p top && cd top && for i in $(seq 40); do mkdir $n && cd $n; done && touch deep-file`);
     sh(`touch $'caf\\xe9.txt' && mkdir -p $'d\\xff/x' && mkdir -p locked/in && chmod 000 locked`);
-    const slot = new Slot('slot_0', dir);
+    const slot = new ServerSlot('slot_0', dir);
     await slot.empty();
     expect(await readdir(dir)).toEqual([]);
   }, 60_000);

@@ -24,7 +24,8 @@ import { discardRestOfBody, drainBody, HttpError, readJsonBody, requireJsonConte
 import type { IsolationProbe } from './isolation.js';
 import { serverLog } from './log.js';
 import { removeReadyFile, writeReadyFile } from './ready-file.js';
-import { Slot } from './slot.js';
+import { slotId, slotRange } from '../protocol/slot-id.js';
+import { ServerSlot } from './server-slot.js';
 import { commandEnv } from './command-env.js';
 import { describeLimits, type SlotLimits } from './slot-limits.js';
 import { toolFailure, type ToolResult } from './tool-result.js';
@@ -155,7 +156,7 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
   /** Sockets accepted beyond `http.maxConnections`: their requests are answered 503. */
   const overCap = new WeakSet<object>();
   let openConnections = 0;
-  const orderedSlots = boot.slotDirs.map((dir, i) => new Slot(`slot_${i}`, dir, boot.slotUsers[i]));
+  const orderedSlots = boot.slotDirs.map((dir, i) => new ServerSlot(slotId(i), dir, boot.slotUsers[i]));
   const slots = new Map(orderedSlots.map((slot) => [slot.id, slot]));
   const envFor = (sandboxed: boolean, slotDir: string): NodeJS.ProcessEnv =>
     commandEnv({ serverEnv: options.env ?? process.env, passEnv: options.passEnv ?? [], home: sandboxed ? '/workspace' : slotDir, denied: [ENV.token] });
@@ -163,8 +164,8 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
   let closing = false;
   const execMode = isolation.then((probe) => resolveExecMode(options.execMode, probe, layout));
   const standingSandboxes = new StandingSandboxes();
-  const sandboxOf = (slot: Slot, probe: IsolationProbe) => ({ slotDir: slot.dir, isolation: probe, layout, env: envFor(probe.config !== undefined, slot.dir), ...(slot.user ? { user: slot.user } : {}) });
-  const standingOf = async (slot: Slot) => {
+  const sandboxOf = (slot: ServerSlot, probe: IsolationProbe) => ({ slotDir: slot.dir, isolation: probe, layout, env: envFor(probe.config !== undefined, slot.dir), ...(slot.user ? { user: slot.user } : {}) });
+  const standingOf = async (slot: ServerSlot) => {
     const probe = await isolation;
     return (await execMode).mode === 'standing' ? standingSandboxes.of(slot.id, () => sandboxOf(slot, probe)) : undefined;
   };
@@ -176,10 +177,10 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
   const terminals = new TerminalSessions(dataDir, options.slots, options.env ?? process.env);
   const tools: string[] = TOOLS.filter((tool) => terminals.tmuxPath !== undefined || !(STATEFUL_TOOLS as readonly string[]).includes(tool));
 
-  const unknownSlot = (slotId: string): string => `Unknown slot: ${slotId} (this server has slot_0..slot_${options.slots - 1})`;
-  const slotFor = (slotId: string): Slot => {
-    const slot = slots.get(slotId);
-    if (!slot) throw new HttpError(404, 'unknown_slot', unknownSlot(slotId));
+  const unknownSlot = (id: string): string => `Unknown slot: ${id} (this server has ${slotRange(options.slots)})`;
+  const slotFor = (id: string): ServerSlot => {
+    const slot = slots.get(id);
+    if (!slot) throw new HttpError(404, 'unknown_slot', unknownSlot(id));
     return slot;
   };
 

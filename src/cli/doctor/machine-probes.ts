@@ -3,6 +3,7 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { which } from '../../common/which.js';
+import { slotId } from '../../protocol/slot-id.js';
 import { buildSandboxLayout } from '../../server/boot.js';
 import { probeIsolation } from '../../server/isolation.js';
 import { chownTree, DEFAULT_UID_BASE, slotUser } from '../../server/slot-user.js';
@@ -84,7 +85,7 @@ export async function probeBwrap(env: NodeJS.ProcessEnv = process.env): Promise<
   const version = (await exec(bwrap, ['--version'], { timeoutMs: PROBE_TIMEOUT_MS })).stdout.trim() || 'bwrap';
   const dataRoot = await mkdtemp(join(tmpdir(), 'hpc-sandbox-doctor-'));
   try {
-    const slotDir = join(dataRoot, 'slot_0');
+    const slotDir = join(dataRoot, slotId(0));
     await mkdir(slotDir);
     // As a server started here would: slot 0's unprivileged uid (root only) must reach its slot.
     await chmod(dataRoot, 0o711);

@@ -8,6 +8,7 @@ import { exec, execOrThrow } from '../../common/exec.js';
 import { logger } from '../../common/logger.js';
 import { type ContainerLaunchPlan, type ExecLaunchPlan, type LaunchPlan, renderPlaceholders } from '../../drivers/driver.js';
 import { LABEL_PREFIX, SESSION_ID_LABEL, sessionId } from '../../drivers/labels.js';
+import { slotId } from '../../protocol/slot-id.js';
 import type { StartupSample } from '../results.js';
 import type { LegTarget } from './benchmark-leg.js';
 import { FIRST_EXEC_COMMAND } from './first-exec.js';
@@ -81,7 +82,7 @@ async function timeBare(
     await client.waitUntilHealthy({ timeoutMs: options.timeoutMs, signal });
     sample.healthyMs = preciseNow() - origin;
     for (;;) {
-      const answer = await client.bash('slot_0', FIRST_EXEC_COMMAND, { signal }).catch((error: unknown) => {
+      const answer = await client.bash(slotId(0), FIRST_EXEC_COMMAND, { signal }).catch((error: unknown) => {
         if (signal.aborted) throw error;
         return undefined;
       });

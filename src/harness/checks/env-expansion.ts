@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { PLACEHOLDERS } from '../../drivers/driver.js';
+import { slotId } from '../../protocol/slot-id.js';
 import { defineCheck } from './check.js';
 import { CheckFailure, ensure, quote, requireSuccess } from './check-failure.js';
 
@@ -69,7 +70,7 @@ export const envExpansionCheck = defineCheck({
     const nonce = `bind check ${Math.random().toString(36).slice(2)}`;
     const written = await client.writeFile(0, file, nonce, { signal });
     ensure(written.ok, NAME, `write_file ${file} failed: ${quote(written)}`, written.raw);
-    const hostPath = join(placement.dataDir, 'slot_0', file);
+    const hostPath = join(placement.dataDir, slotId(0), file);
     let onHost: string;
     try {
       onHost = await readFile(hostPath, 'utf8');

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { slotId } from '../../protocol/slot-id.js';
 import { findOnPath } from '../find-on-path.js';
 import type { SlotSandboxContext } from '../sandbox-spawn.js';
 import { DEFAULT_PANE, TerminalSession, type SessionSettings } from './terminal-session.js';
@@ -42,7 +43,7 @@ export class TerminalSessions {
       return;
     }
     const underData = join(dataDir, '.stateful');
-    const longest = join(underData, `slot_${Math.max(0, slots - 1)}`, 'tmux.sock');
+    const longest = join(underData, slotId(Math.max(0, slots - 1)), 'tmux.sock');
     if (Buffer.byteLength(longest) <= MAX_SOCKET_PATH) {
       mkdirSync(underData, { recursive: true, mode: 0o711 });
       this.statefulDir = underData;

@@ -8,7 +8,7 @@ import { removeTreeContents } from './remove-tree.js';
  * order); different slots run in parallel. Every running execution holds an AbortController so a
  * reset or a shutdown can kill what runs in the slot.
  */
-export class Slot {
+export class ServerSlot {
   state: SlotStatus['state'] = 'available';
   currentExecutionId: string | null = null;
   #tail: Promise<unknown> = Promise.resolve();

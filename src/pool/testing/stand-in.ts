@@ -1,6 +1,6 @@
-import type { Detection, DriverName } from '../drivers/driver.js';
-import type { Placement, PlacementExit, PlacementRequest, PlacementStatus, Scheduler } from '../schedulers/scheduler.js';
-import type { ExecuteRequest, ExecuteResponse, SandboxConnection } from './sandbox-connection.js';
+import type { Detection, DriverName } from '../../drivers/driver.js';
+import type { Placement, PlacementExit, PlacementRequest, PlacementStatus, Scheduler } from '../../schedulers/scheduler.js';
+import type { ExecuteRequest, ExecuteResponse, SandboxConnection } from '../sandbox-connection.js';
 
 /**
  * In-memory stand-ins for a scheduler, its placements and their connections, so pool logic is
