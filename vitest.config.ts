@@ -36,7 +36,8 @@ export default defineConfig({
         test: {
           name: 'bench',
           include: [],
-          benchmark: { include: ['src/**/*.bench.ts', 'test/**/*.bench.ts', 'suites/**/*.bench.ts'] },
+          // Benchmarks live in test/bench: they drive the client, servers and schedulers from above every layer.
+          benchmark: { include: ['test/bench/**/*.bench.ts'] },
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 600_000,
           hookTimeout: 600_000,

@@ -10,7 +10,7 @@ import { projectRoot } from '../../src/common/paths.js';
 import type { Driver } from '../../src/drivers/driver.js';
 import { SlotPool } from '../../src/pool/slot-pool.js';
 import type { Slot } from '../../src/pool/slot.js';
-import { StandInConnection, type StandInPlacement, StandInScheduler } from '../../src/pool/stand-in.js';
+import { StandInConnection, type StandInPlacement, StandInScheduler } from '../../src/pool/testing/stand-in.js';
 
 const PLACEMENTS = 10;
 const SLOTS_PER_PLACEMENT = 1_000;

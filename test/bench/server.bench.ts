@@ -21,15 +21,16 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
-import { SandboxClient } from '../client/sandbox-client.js';
-import { projectRoot, serverBundlePath } from '../common/paths.js';
-import { READY_FILE } from '../protocol/constants.js';
-import { buildSandboxLayout } from './boot.js';
-import { bwrapArgv, type BwrapConfig, type SandboxLayout } from './isolation.js';
-import type { NetworkMode } from '../protocol/types.js';
-import { descendantPids } from './process-tree.js';
-import { spawnServer, type SpawnedServer } from './testing/spawned-server.js';
-import { freePort } from '../common/free-port.js';
+import { SandboxClient } from '../../src/client/sandbox-client.js';
+import { projectRoot, serverBundlePath } from '../../src/common/paths.js';
+import { READY_FILE } from '../../src/protocol/constants.js';
+import { slotId } from '../../src/protocol/slot-id.js';
+import { buildSandboxLayout } from '../../src/server/boot.js';
+import { bwrapArgv, type BwrapConfig, type SandboxLayout } from '../../src/server/isolation.js';
+import type { NetworkMode } from '../../src/protocol/types.js';
+import { descendantPids } from '../../src/server/process-tree.js';
+import { spawnServer, type SpawnedServer } from '../../src/server/testing/spawned-server.js';
+import { freePort } from '../../src/common/free-port.js';
 
 /** The bundle the boot benchmark starts; HPC_SANDBOX_BENCH_BUNDLE compares another build (e.g. an older one) on the same run. */
 const BENCH_BUNDLE = process.env.HPC_SANDBOX_BENCH_BUNDLE ?? serverBundlePath();
@@ -124,7 +125,7 @@ async function measureIdleRss(slots: number): Promise<number> {
   await using s = await spawnServer(['--slots', String(slots), '--exec-mode', 'standing']);
   await using c = new SandboxClient(s.url);
   await c.waitUntilHealthy({ timeoutMs: 20_000 });
-  for (let i = 0; i < slots; i += 8) await Promise.all(Array.from({ length: Math.min(8, slots - i) }, (_, j) => c.bash(`slot_${i + j}`, 'true')));
+  for (let i = 0; i < slots; i += 8) await Promise.all(Array.from({ length: Math.min(8, slots - i) }, (_, j) => c.bash(slotId(i + j), 'true')));
   await new Promise((resolve) => setTimeout(resolve, 200));
   return treeRssKiB(s.child.pid!);
 }
@@ -150,7 +151,7 @@ beforeAll(async () => {
   await mkdir(join(bootDir, 'data'), { recursive: true });
   await writeFile(join(bootDir, 'empty.mjs'), '');
   const dataRoot = join(scratch, 'data');
-  const slotDirs = Array.from({ length: 8 }, (_, i) => join(dataRoot, `slot_${i}`));
+  const slotDirs = Array.from({ length: 8 }, (_, i) => join(dataRoot, slotId(i)));
   await Promise.all(slotDirs.map((d) => mkdir(d, { recursive: true })));
   direct = {
     // The same configuration the server's probe chose, so both sides run the identical sandbox.
@@ -212,7 +213,7 @@ afterAll(async () => {
 });
 
 const execOn = (c: () => SandboxClient, mode: string) => async (): Promise<void> => {
-  const r = await c().bash('slot_0', 'true');
+  const r = await c().bash(slotId(0), 'true');
   if (!r.success || r.metadata.sandboxed !== true || r.metadata.exec_mode !== mode) throw new Error(`exec failed: ${JSON.stringify(r)}`);
 };
 const serverExec = execOn(() => client, 'standing');
@@ -220,7 +221,7 @@ const spawnModeExec = execOn(() => spawnModeClient, 'spawn');
 /** The reference server's sandbox: light, but a new one per command (merged /usr: /bin, /lib, /lib64 are symlinks, bound as such). */
 const REFERENCE_BWRAP_ARGV = ['bwrap', '--unshare-user', '--unshare-pid', '--unshare-uts', '--unshare-ipc', '--ro-bind', '/usr', '/usr', '--ro-bind', '/bin', '/bin', '--ro-bind', '/lib', '/lib', '--ro-bind', '/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/bin/sh', '-c', 'true'];
 const statefulExec = async (): Promise<void> => {
-  const r = await client.bashStateful('slot_2', 'true');
+  const r = await client.bashStateful(slotId(2), 'true');
   if (!r.success || r.metadata.sandboxed !== true) throw new Error(`bash_stateful failed: ${JSON.stringify(r)}`);
 };
 const directArgv = (slotDir: string): string[] => bwrapArgv(direct.config, direct.layout, { slotDir, network: direct.network }, [direct.layout.shell, '-c', 'true']);
@@ -295,11 +296,11 @@ section('boot')('boot', () => {
 
 section('parallel')('parallel: 8 slots busy', () => {
   bench('server 8 slots busy (8 concurrent bash true)', timed('server 8 slots busy (8 concurrent bash true)', async () => {
-    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => client.bash(`slot_${i}`, 'true')));
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => client.bash(slotId(i), 'true')));
     if (!answers.every((a) => a.success)) throw new Error('a parallel exec failed');
   }), RUN_OPTIONS);
   bench('spawn mode 8 slots busy (8 concurrent bash true)', timed('spawn mode 8 slots busy (8 concurrent bash true)', async () => {
-    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => spawnModeClient.bash(`slot_${i}`, 'true')));
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => spawnModeClient.bash(slotId(i), 'true')));
     if (!answers.every((a) => a.success && a.metadata.exec_mode === 'spawn')) throw new Error('a parallel exec failed');
   }), RUN_OPTIONS);
   bench('direct 8 concurrent bwrap spawns', timed('direct 8 concurrent bwrap spawns', async () => {
@@ -309,8 +310,8 @@ section('parallel')('parallel: 8 slots busy', () => {
 
 section('files')('90 KB file round trip', () => {
   bench('server write_file+read_file 90 KB', timed('server write_file+read_file 90 KB', async () => {
-    await client.writeFile('slot_1', 'big.txt', content90k);
-    if ((await client.readFile('slot_1', 'big.txt')).length !== content90k.length) throw new Error('read back a different size');
+    await client.writeFile(slotId(1), 'big.txt', content90k);
+    if ((await client.readFile(slotId(1), 'big.txt')).length !== content90k.length) throw new Error('read back a different size');
   }), RUN_OPTIONS);
   bench('fs writeFile+readFile 90 KB', timed('fs writeFile+readFile 90 KB', async () => {
     await writeFile(join(direct.slotDirs[1]!, 'big.txt'), content90k);
