@@ -96,6 +96,13 @@ describe('bwrapArgv', () => {
     expect(shared).not.toContain('--unshare-net');
   });
 
+  it('starts pasta with a parent-death signal where setpriv is found, so a killed server leaves no network stack behind', () => {
+    const stack = { kind: 'pasta' as const, path: '/usr/bin/pasta', setprivPath: '/usr/bin/setpriv' };
+    const stacked = bwrapArgv(config, { ...layout('/data'), networkStack: stack }, { slotDir: '/data/slot_0', network: 'stack' }, ['true']);
+    expect(stacked.slice(0, 5)).toEqual(['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', '/usr/bin/pasta']);
+    expect(stacked[19]).toBe('/usr/bin/bwrap');
+  });
+
   it('always creates a user namespace; binds the container /proc as the second choice; leaves nested userns to seccomp alone only with a filter', () => {
     const label = (c: { procMode: string; disableUserns: boolean }) => `${c.procMode}${c.disableUserns ? '+disable-userns' : ''}`;
     expect(candidateConfigs('/usr/bin/bwrap').map(label)).toEqual(['proc+disable-userns', 'bind+disable-userns', 'proc', 'bind']);

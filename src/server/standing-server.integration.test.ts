@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../../test/gate.js';
 import { SandboxClient } from '../client/sandbox-client.js';
 import { makeSlotReachableTempDir } from '../common/slot-reachable-temp-dir.js';
+import { slotId } from '../protocol/slot-id.js';
 import { descendantPids } from './process-tree.js';
 import { startSandboxServer } from './sandbox-server.js';
 import { eventually, pidsWithMarker, uniqueSleepSeconds } from './testing/processes.js';
@@ -136,3 +137,39 @@ describeWith(['bwrap'], 'sandbox server in standing mode', () => {
     }
   });
 });
+
+/**
+ * A server that is SIGKILLed runs no clean-up: what it started must go down on its own. bwrap has
+ * --die-with-parent, but pasta (the slot network in front of it) has no such option and would live
+ * on with the sandbox under it; the server starts it with a parent-death signal (setpriv).
+ */
+describeWith(['bwrap'], 'a sandbox server killed with SIGKILL', () => {
+  it('takes every slot sandbox (pasta, bwrap, the agent, a running command) down with it', async (ctx) => {
+    await using server = await spawnServer(['--slots', '2', '--exec-mode', 'standing']);
+    const client = new SandboxClient(server.url);
+    try {
+      const health = await client.waitUntilHealthy({ timeoutMs: 10_000 });
+      if (health.isolation.network.stack === null) ctx.skip(`slots get no network stack here: ${health.isolation.network.reason}`);
+      const running = client.bash(slotId(1), `sleep ${uniqueSleepSeconds()}`, { timeout: 600 }).catch(() => undefined);
+      expect((await client.bash(slotId(0), 'true')).success).toBe(true);
+      await eventually(() => descendantPids(server.child.pid!).some((pid) => commandOf(pid) === 'sleep'), 5_000, 'the long command to start');
+      const started = descendantPids(server.child.pid!);
+      expect(started.map(commandOf)).toEqual(expect.arrayContaining([expect.stringMatching(/^passt/), 'bwrap', 'sleep']));
+
+      server.child.kill('SIGKILL');
+      await running;
+      await eventually(() => started.every((pid) => !existsSync(`/proc/${pid}`)), 5_000, `pids ${started.join(' ')} (${started.map(commandOf).join(' ')}) to end`);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+/** The command name of `pid` (`passt.avx2` for pasta), or '' once it has ended. */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
