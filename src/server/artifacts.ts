@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
-import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { dirname, extname, relative, resolve, sep } from 'node:path';
 import type {
   ArtifactArchiveRequest,
   ArtifactArchiveResponse,
@@ -11,6 +11,7 @@ import type {
   ArtifactReadResponse,
   ErrorResponse,
 } from '../protocol/types.js';
+import { decodeFsName } from './fs-name.js';
 import { describeFileType, openRegularFile } from './open-regular-file.js';
 import { tarArchive, type TarEntry } from './tar.js';
 import { resolveWorkspacePath } from './workspace-path.js';
@@ -48,6 +49,8 @@ const MIME: Record<string, string> = {
 function fail(status: number, error_code: string, error: string): ArtifactResult<never> {
   return { status, body: { success: false, error, error_code } };
 }
+
+const SLASH = Buffer.from('/');
 
 const clamp = (value: number | undefined, max: number): number => (value === undefined ? max : Math.max(1, Math.min(max, value)));
 
@@ -110,7 +113,9 @@ export async function readArtifact(slotRoot: string, request: ArtifactReadReques
 }
 
 interface WalkedEntry {
-  absolute: string;
+  /** Bytes, as the file system has the name (it may not be UTF-8). */
+  absolute: Buffer;
+  /** Relative to the slot, as `decodeFsName` writes it. */
   relative: string;
   kind: 'file' | 'directory' | 'symlink' | 'other';
   size: number;
@@ -125,14 +130,16 @@ interface WalkedEntry {
  */
 async function walk(slotRoot: string, dir: string, recursive: boolean, limit: number, filesOnly: boolean): Promise<{ entries: WalkedEntry[]; truncated: boolean }> {
   const entries: WalkedEntry[] = [];
-  const queue = [dir];
+  const rootLength = Buffer.byteLength(slotRoot);
+  const queue: Buffer[] = [Buffer.from(dir)];
   while (queue.length > 0) {
     const current = queue.shift()!;
-    const names = (await readdir(current)).sort();
+    const names = (await readdir(current, { encoding: 'buffer' })).map((bytes) => ({ bytes, text: decodeFsName(bytes) }));
+    names.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
     const dirs: WalkedEntry[] = [];
     const others: WalkedEntry[] = [];
     for (const name of names) {
-      const absolute = join(current, name);
+      const absolute = Buffer.concat([current, SLASH, name.bytes]);
       let info;
       try {
         info = await lstat(absolute);
@@ -140,7 +147,7 @@ async function walk(slotRoot: string, dir: string, recursive: boolean, limit: nu
         continue;
       }
       const kind = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'directory' : info.isFile() ? 'file' : 'other';
-      const entry: WalkedEntry = { absolute, relative: relative(slotRoot, absolute), kind, size: info.size, mtimeMs: info.mtimeMs, mode: info.mode };
+      const entry: WalkedEntry = { absolute, relative: decodeFsName(absolute.subarray(rootLength + 1)), kind, size: info.size, mtimeMs: info.mtimeMs, mode: info.mode };
       (kind === 'directory' ? dirs : others).push(entry);
     }
     for (const entry of filesOnly ? others : [...dirs, ...others]) {
@@ -183,7 +190,7 @@ export async function archiveArtifacts(slotRoot: string, request: ArtifactArchiv
   const { info } = found;
   let walked: { entries: WalkedEntry[]; truncated: boolean };
   if (info.isFile()) {
-    walked = { entries: [{ absolute: found.absolute, relative: relative(slotRoot, found.absolute), kind: 'file', size: info.size, mtimeMs: info.mtimeMs, mode: info.mode }], truncated: false };
+    walked = { entries: [{ absolute: Buffer.from(found.absolute), relative: relative(slotRoot, found.absolute), kind: 'file', size: info.size, mtimeMs: info.mtimeMs, mode: info.mode }], truncated: false };
   } else {
     walked = await walk(slotRoot, found.absolute, true, entryLimit, true);
   }
@@ -205,14 +212,14 @@ export async function archiveArtifacts(slotRoot: string, request: ArtifactArchiv
         await opened.handle.close();
       }
     } else if (entry.kind === 'symlink') {
-      let target: string;
+      let target: Buffer;
       try {
-        target = await realpath(entry.absolute);
+        target = await realpath(entry.absolute, { encoding: 'buffer' });
       } catch {
         continue;
       }
-      if (!inside(target, slotRoot)) continue;
-      tarEntries.push({ name: entry.relative, type: 'symlink', mode: 0o777, mtime, linkname: await readlink(entry.absolute) });
+      if (!inside(decodeFsName(target), slotRoot)) continue;
+      tarEntries.push({ name: entry.relative, type: 'symlink', mode: 0o777, mtime, linkname: decodeFsName(await readlink(entry.absolute, { encoding: 'buffer' })) });
     }
   }
   const { gzipSync } = await import('node:zlib');

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { archiveArtifacts, readArtifact } from './artifacts.js';
+import { which } from '../common/which.js';
+import type { ArtifactListResponse } from '../protocol/types.js';
+import { archiveArtifacts, listArtifacts, readArtifact } from './artifacts.js';
+import { encodeFsName } from './fs-name.js';
 import { readFileTool, writeFileTool } from './file-tools.js';
 import { ServerSlot } from './server-slot.js';
 
@@ -60,6 +63,38 @@ describe('file tools against FIFOs, sockets and devices', () => {
     const tar = gunzipSync(Buffer.from((answer.body as { content: string }).content, 'base64'));
     expect(tar.subarray(0, 4).toString()).toBe('tool');
     expect(parseInt(tar.subarray(100, 108).toString().replace(/\0.*$/s, ''), 8)).toBe(0o755);
+  });
+});
+
+describe('names that are not UTF-8', () => {
+  const limits = { maxArtifactBytes: 100_000, maxArtifactEntries: 50 };
+
+  it('lists them under their exact bytes (as the Python reference: surrogateescape, \\udcXX in JSON) instead of dropping them', async () => {
+    sh(`printf latin1 > $'caf\\xe9.txt' && mkdir $'d\\xff' && printf inner > $'d\\xff/x' && printf ok > plain.txt`);
+    const answer = await listArtifacts(dir, { slot_id: 's', path: '.', recursive: true }, limits);
+    expect(answer.status).toBe(200);
+    const paths = (answer.body as ArtifactListResponse).entries.map((e) => e.path);
+    expect(paths).toEqual(['d\uDCFF', 'caf\uDCE9.txt', 'plain.txt', 'd\uDCFF/x']);
+    expect(JSON.stringify(paths[1])).toBe('"caf\\udce9.txt"');
+    expect(paths.map((p) => encodeFsName(p).toString('hex'))).toContain(Buffer.from('caf\xe9.txt', 'latin1').toString('hex'));
+  });
+
+  it('archives them so that tar extracts the same bytes and contents', async (ctx) => {
+    if (!(await which('tar'))) ctx.skip('tar: not on PATH');
+    const long = `${'n'.repeat(120)}\xff${'m'.repeat(20)}`; // past 100 bytes without a '/': a PAX path with hdrcharset=BINARY
+    sh(`printf latin1 > $'caf\\xe9.txt' && mkdir $'d\\xff' && printf inner > $'d\\xff/x' && printf long > $'${long.replace('\xff', '\\xff')}' && ln -s $'caf\\xe9.txt' $'l\\xfe'`);
+    const answer = await archiveArtifacts(dir, { slot_id: 's', path: '.' }, limits);
+    expect(answer.status).toBe(200);
+    const out = await mkdtemp(join(tmpdir(), 'hpcsb-untar-'));
+    try {
+      await writeFile(join(out, 'a.tar.gz'), Buffer.from((answer.body as { content: string }).content, 'base64'));
+      sh(`cd ${out} && tar -xzf a.tar.gz && rm a.tar.gz`);
+      const extracted = spawnSync('bash', ['-c', `cd ${out} && cat $'caf\\xe9.txt' $'d\\xff/x' $'${long.replace('\xff', '\\xff')}' $'l\\xfe' && readlink -n $'l\\xfe' | od -An -tx1`], { encoding: 'utf8' });
+      expect(extracted.stderr).toBe('');
+      expect(extracted.stdout.replace(/\s+/g, ' ').trim()).toBe('latin1innerlonglatin1 63 61 66 e9 2e 74 78 74');
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,8 +4,10 @@
  * bwrap.
  */
 
+import { encodeFsName } from './fs-name.js';
+
 export interface TarEntry {
-  /** Path inside the archive, `/`-separated, no leading slash. */
+  /** Path inside the archive, `/`-separated, no leading slash; bytes that are not UTF-8 as `decodeFsName` writes them. */
   name: string;
   type: 'file' | 'directory' | 'symlink';
   mode: number;
@@ -17,9 +19,12 @@ export interface TarEntry {
 
 const BLOCK = 512;
 
+/** Writes a name's bytes (see fs-name.ts), cut at `length`. */
 function writeString(header: Buffer, offset: number, length: number, value: string): void {
-  header.write(value, offset, Math.min(length, Buffer.byteLength(value)), 'utf8');
+  encodeFsName(value).copy(header, offset, 0, length);
 }
+
+const byteLength = (name: string): number => encodeFsName(name).length;
 
 function writeOctal(header: Buffer, offset: number, length: number, value: number): void {
   header.write(Math.max(0, Math.floor(value)).toString(8).padStart(length - 1, '0') + '\0', offset, length, 'ascii');
@@ -54,21 +59,25 @@ function padded(data: Buffer): Buffer[] {
 
 /** Splits a name into ustar's prefix (155 bytes) and name (100 bytes), or undefined when it cannot. */
 function splitName(name: string): { prefix: string; name: string } | undefined {
-  if (Buffer.byteLength(name) <= 100) return { prefix: '', name };
+  if (byteLength(name) <= 100) return { prefix: '', name };
   for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
     const prefix = name.slice(0, i);
     const rest = name.slice(i + 1);
-    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(rest) <= 100 && rest) return { prefix, name: rest };
+    if (byteLength(prefix) <= 155 && byteLength(rest) <= 100 && rest) return { prefix, name: rest };
   }
   return undefined;
 }
 
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  let length = Buffer.byteLength(body) + 1;
-  while (Buffer.byteLength(`${length}${body}`) !== length) length = Buffer.byteLength(`${length}${body}`);
-  return `${length}${body}`;
+/** One `<length> <key>=<value>\n` record; the value's bytes as the name holds them. */
+function paxRecord(key: string, value: string): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), encodeFsName(value), Buffer.from('\n')]);
+  let length = body.length + 1;
+  while (String(length).length + body.length !== length) length = String(length).length + body.length;
+  return Buffer.concat([Buffer.from(String(length)), body]);
 }
+
+/** POSIX: PAX values are UTF-8 unless `hdrcharset=BINARY` says the bytes are as the file system had them. */
+const isUtf8 = (name: string): boolean => encodeFsName(name).equals(Buffer.from(name, 'utf8'));
 
 /** Serialises `entries` (setuid and setgid bits cleared: an archive never hands out a setuid binary) as an uncompressed tar (ends with the two zero blocks). */
 export function tarArchive(entries: TarEntry[]): Buffer {
@@ -77,10 +86,11 @@ export function tarArchive(entries: TarEntry[]): Buffer {
     const name = entry.type === 'directory' && !entry.name.endsWith('/') ? `${entry.name}/` : entry.name;
     const linkname = entry.linkname ?? '';
     let split = splitName(name);
-    const longLink = Buffer.byteLength(linkname) > 100;
+    const longLink = byteLength(linkname) > 100;
     if (!split || longLink) {
-      const records = (split ? '' : paxRecord('path', name)) + (longLink ? paxRecord('linkpath', linkname) : '');
-      const pax = Buffer.from(records, 'utf8');
+      const binary = (!split && !isUtf8(name)) || (longLink && !isUtf8(linkname));
+      const records = [...(binary ? [paxRecord('hdrcharset', 'BINARY')] : []), ...(split ? [] : [paxRecord('path', name)]), ...(longLink ? [paxRecord('linkpath', linkname)] : [])];
+      const pax = Buffer.concat(records);
       parts.push(headerBlock('PaxHeader', '', 'x', 0o644, pax.length, entry.mtime, ''), ...padded(pax));
       split ??= { prefix: '', name: name.slice(-100) };
     }
