@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { SandboxSpec } from '../../drivers/driver.js';
 import type { Placement, PortRequest } from '../../schedulers/scheduler.js';
+import type { Requirements } from '../requirements.js';
 import type { LegId } from '../results.js';
 import type { SandboxApi } from '../sandbox-api.js';
 
@@ -32,6 +33,9 @@ export type CheckOutcome =
   | { state: 'degraded'; reason: string; details?: Record<string, unknown> }
   | { state: 'skipped'; reason: string };
 
+/** A check's DEGRADED outcome: it worked, with a weakness the report names. */
+export type DegradedOutcome = Extract<CheckOutcome, { state: 'degraded' }>;
+
 /**
  * One verification run against a placement. `options` validates the `options:` block a suite
  * gives the check, so a typo is reported with the suite's file and line before anything starts.
@@ -47,6 +51,12 @@ export interface Check<Options extends Record<string, unknown> = Record<string, 
    */
   prepare?(options: Options): SpecNeeds;
   run(context: CheckContext, options: Options): Promise<CheckOutcome>;
+  /**
+   * How a DEGRADED outcome is judged under the run's requirements (`HPC_SANDBOX_REQUIRE`): the
+   * failure message when the requirements forbid it, or undefined to keep it DEGRADED.
+   * @default a DEGRADED outcome stays DEGRADED
+   */
+  failDegraded?(outcome: DegradedOutcome, requirements: Requirements): string | undefined;
 }
 
 /** Additions a check makes to the leg's spec and to the host environment the allowlist reads. */

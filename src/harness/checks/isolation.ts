@@ -11,7 +11,8 @@ const NAME = 'isolation';
  * /opt, /srv, /mnt, /sys), cannot make a nested user namespace, and cannot reach the server's own
  * port; where the machine has no user-mode network stack the last is DEGRADED with the reason. Without usable bubblewrap (per
  * /health) slots are plain directories: the leg is reported DEGRADED with the server's reason, and
- * what slot 0 could see is recorded as evidence.
+ * what slot 0 could see is recorded as evidence. When HPC_SANDBOX_REQUIRE names bwrap, a DEGRADED
+ * result fails, unless only the network is degraded (bwrap still isolates the rest).
  */
 export const isolationCheck = defineCheck({
   name: NAME,
@@ -73,6 +74,12 @@ export const isolationCheck = defineCheck({
       return { state: 'degraded', reason: `commands share the host network and reach the server's port: ${network?.reason ?? 'no reason given'}`, details: { ...details, degradedBy: 'network' } };
     }
     return { state: 'passed', details };
+  },
+  // Requiring bwrap fails a leg whose slots run without it; a sandbox that only shares the host
+  // network (no user-mode network stack there) stays DEGRADED, with why, in the report.
+  failDegraded(outcome, requirements) {
+    if (!requirements.requiresBwrap || outcome.details?.degradedBy === 'network') return undefined;
+    return `HPC_SANDBOX_REQUIRE demands bwrap, but isolation is DEGRADED: ${outcome.reason}`;
   },
 });
 
