@@ -176,14 +176,6 @@ export class NomadClient implements AsyncDisposable {
     });
   }
 
-  /** `GET /v1/job/:id/evaluations` (blocking). */
-  async jobEvaluations(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadEvaluation[]>> {
-    return this.call('GET', `/v1/job/${encodeURIComponent(jobId)}/evaluations`, z.array(NomadEvaluationSchema), {
-      query: blockingQuery(options),
-      signal: options.signal,
-    });
-  }
-
   // ---- allocations and evaluations ----
 
   /** `GET /v1/allocation/:id` (blocking): the full allocation, with AllocatedResources (ports). */

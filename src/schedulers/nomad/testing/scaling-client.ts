@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NomadRegisterResponseSchema, type NomadRegisterResponse } from '../api-types.js';
+import { NomadEvaluationSchema, NomadRegisterResponseSchema, type NomadEvaluation, type NomadRegisterResponse } from '../api-types.js';
 import { blockingQuery, type BlockingOptions, type Indexed, NomadClient } from '../client.js';
 
 /** `GET /v1/job/:id/scale`: desired/placed/running/healthy per group. */
@@ -22,12 +22,21 @@ const NomadJobScaleStatusSchema = z.looseObject({
 export type NomadJobScaleStatus = z.infer<typeof NomadJobScaleStatusSchema>;
 
 /**
- * A NomadClient that can also scale a job's group. Test-only: places take a job per sandbox and
- * never scale a group (issue 11, measured in scale-decision.integration.test.ts), so the scaling
- * endpoints are not in the production client. They go through its plumbing (token, namespace,
- * TLS, NomadApiError), so a refused scale reads as any other refused call.
+ * A NomadClient that can also scale a job's group and list a job's evaluations (what a scale
+ * costs). Test-only: place() registers a job per sandbox and never scales a group (issue 11,
+ * measured in scale-decision.integration.test.ts), so these endpoints are not in the production
+ * client. They go through its plumbing (token, namespace, TLS, NomadApiError), so a refused scale
+ * reads as any other refused call.
  */
 export class ScalingNomadClient extends NomadClient {
+  /** `GET /v1/job/:id/evaluations` (blocking). */
+  async jobEvaluations(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadEvaluation[]>> {
+    return this.call('GET', `/v1/job/${encodeURIComponent(jobId)}/evaluations`, z.array(NomadEvaluationSchema), {
+      query: blockingQuery(options),
+      signal: options.signal,
+    });
+  }
+
   /** `GET /v1/job/:id/scale` (blocking). */
   async jobScale(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadJobScaleStatus>> {
     return this.call('GET', `/v1/job/${encodeURIComponent(jobId)}/scale`, NomadJobScaleStatusSchema, {
