@@ -69,7 +69,7 @@ export class LocalScheduler extends SchedulerBase<LocalPlacement> {
     super({
       displayName: 'LocalScheduler',
       exitHook: options.exitHook !== false,
-      ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+      baseDir: options.baseDir,
       tempDirPrefix: 'hpc-sandbox-local-',
       keepDirs: options.keepAllocDir ?? false,
       removeIdleBaseDir: true,

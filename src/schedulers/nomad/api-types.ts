@@ -148,28 +148,3 @@ export const NomadAgentSelfSchema = z.looseObject({
     .optional(),
 });
 export type NomadAgentSelf = z.infer<typeof NomadAgentSelfSchema>;
-
-export const NomadJobScaleStatusSchema = z.looseObject({
-  JobID: z.string(),
-  JobStopped: z.boolean().optional(),
-  TaskGroups: z
-    .record(
-      z.string(),
-      z.looseObject({
-        Desired: z.number().optional(),
-        Placed: z.number().optional(),
-        Running: z.number().optional(),
-        Healthy: z.number().optional(),
-        Unhealthy: z.number().optional(),
-      }),
-    )
-    .nullish(),
-});
-export type NomadJobScaleStatus = z.infer<typeof NomadJobScaleStatusSchema>;
-
-export const NomadDeploymentSchema = z.looseObject({
-  ID: z.string(),
-  Status: z.string(),
-  StatusDescription: z.string().optional(),
-});
-export type NomadDeployment = z.infer<typeof NomadDeploymentSchema>;

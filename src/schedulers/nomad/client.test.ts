@@ -6,16 +6,18 @@ import { nomadErrorBody, nomadResponse, RECORDED } from '../../../fixtures/nomad
 import { isSandboxError } from '../../errors.js';
 import { NomadClient } from './client.js';
 import { NomadApiError } from './errors.js';
+import { ScalingNomadClient } from './testing/scaling-client.js';
 
 const ADDRESS = 'http://127.0.0.1:4646';
 
 describe('NomadClient', () => {
   let agent: MockAgent;
-  let nomad: NomadClient;
+  // The scaling client adds only the test-only /scale endpoints, which the error-body test reads.
+  let nomad: ScalingNomadClient;
   beforeEach(() => {
     agent = new MockAgent();
     agent.disableNetConnect();
-    nomad = new NomadClient({ address: ADDRESS, token: 'secret-id', namespace: 'sandboxes', region: 'eu', dispatcher: agent });
+    nomad = new ScalingNomadClient({ address: ADDRESS, token: 'secret-id', namespace: 'sandboxes', region: 'eu', dispatcher: agent });
   });
   afterEach(async () => {
     await nomad.close();

@@ -7,18 +7,14 @@ import {
   NomadAgentSelfSchema,
   NomadAllocStubSchema,
   NomadAllocationSchema,
-  NomadDeploymentSchema,
   NomadEvaluationSchema,
-  NomadJobScaleStatusSchema,
   NomadNodeStubSchema,
   NomadRegisterResponseSchema,
   NomadValidateResponseSchema,
   type NomadAgentSelf,
   type NomadAllocStub,
   type NomadAllocation,
-  type NomadDeployment,
   type NomadEvaluation,
-  type NomadJobScaleStatus,
   type NomadNodeStub,
   type NomadRegisterResponse,
   type NomadValidateResponse,
@@ -82,7 +78,7 @@ export interface Indexed<T> {
   index: number;
 }
 
-interface RequestOptions {
+export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   signal?: AbortSignal;
@@ -129,17 +125,17 @@ export class NomadClient implements AsyncDisposable {
 
   /** `GET /v1/status/leader`: the leader's RPC address, `""` while there is none. */
   async leader(options: { signal?: AbortSignal } = {}): Promise<string> {
-    return (await this.#call('GET', '/v1/status/leader', z.string(), { ...options, scoped: false })).value;
+    return (await this.call('GET', '/v1/status/leader', z.string(), { ...options, scoped: false })).value;
   }
 
   /** `GET /v1/agent/self` (version under `config.Version`). */
   async agentSelf(options: { signal?: AbortSignal } = {}): Promise<NomadAgentSelf> {
-    return (await this.#call('GET', '/v1/agent/self', NomadAgentSelfSchema, { ...options, scoped: false })).value;
+    return (await this.call('GET', '/v1/agent/self', NomadAgentSelfSchema, { ...options, scoped: false })).value;
   }
 
   /** `GET /v1/nodes` (blocking), with `Drivers`. */
   async nodes(options: BlockingOptions = {}): Promise<Indexed<NomadNodeStub[]>> {
-    return this.#call('GET', '/v1/nodes', z.array(NomadNodeStubSchema), { query: blocking(options), signal: options.signal, scoped: false });
+    return this.call('GET', '/v1/nodes', z.array(NomadNodeStubSchema), { query: blockingQuery(options), signal: options.signal, scoped: false });
   }
 
   // ---- jobs ----
@@ -149,23 +145,23 @@ export class NomadClient implements AsyncDisposable {
    * their Meta (where `hpc-sandbox cleanup` finds the run label).
    */
   async jobs(options: { prefix?: string; signal?: AbortSignal } = {}): Promise<NomadJobListStub[]> {
-    return (await this.#call('GET', '/v1/jobs', z.array(NomadJobListStubSchema), { query: { meta: true, prefix: options.prefix }, signal: options.signal })).value;
+    return (await this.call('GET', '/v1/jobs', z.array(NomadJobListStubSchema), { query: { meta: true, prefix: options.prefix }, signal: options.signal })).value;
   }
 
   /** `POST /v1/validate/job`: Nomad's own checks, without registering. */
   async validateJob(job: NomadJob, options: { signal?: AbortSignal } = {}): Promise<NomadValidateResponse> {
-    return (await this.#call('POST', '/v1/validate/job', NomadValidateResponseSchema, { body: { Job: job }, signal: options.signal })).value;
+    return (await this.call('POST', '/v1/validate/job', NomadValidateResponseSchema, { body: { Job: job }, signal: options.signal })).value;
   }
 
   /** `POST /v1/jobs`: registers (or updates) a job; the answer names the evaluation. */
   async registerJob(job: NomadJob, options: { signal?: AbortSignal } = {}): Promise<NomadRegisterResponse> {
-    return (await this.#call('POST', '/v1/jobs', NomadRegisterResponseSchema, { body: { Job: job }, signal: options.signal })).value;
+    return (await this.call('POST', '/v1/jobs', NomadRegisterResponseSchema, { body: { Job: job }, signal: options.signal })).value;
   }
 
   /** `DELETE /v1/job/:id` (idempotent: an unknown job answers 200 with no eval). */
   async deregisterJob(jobId: string, options: { purge?: boolean; signal?: AbortSignal } = {}): Promise<NomadRegisterResponse> {
     return (
-      await this.#call('DELETE', `/v1/job/${encodeURIComponent(jobId)}`, NomadRegisterResponseSchema, {
+      await this.call('DELETE', `/v1/job/${encodeURIComponent(jobId)}`, NomadRegisterResponseSchema, {
         query: { purge: options.purge ? true : undefined },
         signal: options.signal,
       })
@@ -174,61 +170,26 @@ export class NomadClient implements AsyncDisposable {
 
   /** `GET /v1/job/:id/allocations` (blocking). Stubs carry TaskStates but no ports. */
   async jobAllocations(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadAllocStub[]>> {
-    return this.#call('GET', `/v1/job/${encodeURIComponent(jobId)}/allocations`, z.array(NomadAllocStubSchema), {
-      query: blocking(options),
+    return this.call('GET', `/v1/job/${encodeURIComponent(jobId)}/allocations`, z.array(NomadAllocStubSchema), {
+      query: blockingQuery(options),
       signal: options.signal,
     });
-  }
-
-  /** `GET /v1/job/:id/evaluations` (blocking). */
-  async jobEvaluations(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadEvaluation[]>> {
-    return this.#call('GET', `/v1/job/${encodeURIComponent(jobId)}/evaluations`, z.array(NomadEvaluationSchema), {
-      query: blocking(options),
-      signal: options.signal,
-    });
-  }
-
-  /** `GET /v1/job/:id/deployment`: the latest deployment, `null` when there is none. */
-  async latestDeployment(jobId: string, options: { signal?: AbortSignal } = {}): Promise<NomadDeployment | null> {
-    return (await this.#call('GET', `/v1/job/${encodeURIComponent(jobId)}/deployment`, NomadDeploymentSchema.nullable(), options)).value;
-  }
-
-  /** `GET /v1/job/:id/scale` (blocking): desired/placed/running/healthy per group. */
-  async jobScale(jobId: string, options: BlockingOptions = {}): Promise<Indexed<NomadJobScaleStatus>> {
-    return this.#call('GET', `/v1/job/${encodeURIComponent(jobId)}/scale`, NomadJobScaleStatusSchema, {
-      query: blocking(options),
-      signal: options.signal,
-    });
-  }
-
-  /**
-   * `POST /v1/job/:id/scale`. Nomad refuses with 400 `job scaling blocked due to active deployment`
-   * while a deployment runs (the caller tries again once the deployment ends).
-   */
-  async scaleJob(
-    jobId: string,
-    group: string,
-    count: number,
-    options: { message?: string; signal?: AbortSignal } = {},
-  ): Promise<NomadRegisterResponse> {
-    const body = { Count: count, Target: { Group: group }, Message: options.message ?? `hpc-sandbox: scale ${group} to ${count}` };
-    return (await this.#call('POST', `/v1/job/${encodeURIComponent(jobId)}/scale`, NomadRegisterResponseSchema, { body, signal: options.signal })).value;
   }
 
   // ---- allocations and evaluations ----
 
   /** `GET /v1/allocation/:id` (blocking): the full allocation, with AllocatedResources (ports). */
   async allocation(allocId: string, options: BlockingOptions = {}): Promise<Indexed<NomadAllocation>> {
-    return this.#call('GET', `/v1/allocation/${encodeURIComponent(allocId)}`, NomadAllocationSchema, {
-      query: blocking(options),
+    return this.call('GET', `/v1/allocation/${encodeURIComponent(allocId)}`, NomadAllocationSchema, {
+      query: blockingQuery(options),
       signal: options.signal,
     });
   }
 
   /** `GET /v1/evaluation/:id` (blocking). */
   async evaluation(evalId: string, options: BlockingOptions = {}): Promise<Indexed<NomadEvaluation>> {
-    return this.#call('GET', `/v1/evaluation/${encodeURIComponent(evalId)}`, NomadEvaluationSchema, {
-      query: blocking(options),
+    return this.call('GET', `/v1/evaluation/${encodeURIComponent(evalId)}`, NomadEvaluationSchema, {
+      query: blockingQuery(options),
       signal: options.signal,
     });
   }
@@ -266,7 +227,12 @@ export class NomadClient implements AsyncDisposable {
 
   // ---- plumbing ----
 
-  async #call<T>(method: string, path: string, schema: z.ZodType<T>, options: RequestOptions = {}): Promise<Indexed<T>> {
+  /**
+   * One API call whose JSON answer is checked with `schema`. Protected so a subclass can add an
+   * endpoint (the test-only `testing/scaling-client.ts`) on the same plumbing: token, namespace,
+   * TLS and the errors.
+   */
+  protected async call<T>(method: string, path: string, schema: z.ZodType<T>, options: RequestOptions = {}): Promise<Indexed<T>> {
     const { text, index } = await this.#raw(method, path, options);
     let json: unknown;
     try {
@@ -358,7 +324,8 @@ function tlsConnectOptions(tls: NomadClientTls): Record<string, unknown> {
   };
 }
 
-function blocking(options: BlockingOptions): Record<string, string | number | undefined> {
+/** The `index`/`wait` query of a blocking read (none without an index). */
+export function blockingQuery(options: BlockingOptions): Record<string, string | number | undefined> {
   if (options.index === undefined) return {};
   return { index: options.index, wait: `${options.waitSeconds ?? 30}s` };
 }

@@ -1,18 +1,18 @@
 import { tail } from '../../common/exec.js';
 import { logger } from '../../common/logger.js';
 import type { DriverName } from '../../drivers/driver.js';
-import { NomadApiError } from './errors.js';
-import type { NomadAllocation, NomadAllocStub, NomadTaskState } from './api-types.js';
-import type { NomadClient } from './client.js';
-import { describeTaskEvent, fatalTaskEvent } from './failures.js';
-import { JOB_TASK, PORT_LABEL } from './jobspec.js';
-import { placementUrl, type Placement, type PlacementEvent, type PlacementExit, type PlacementStatus, type PlacementTimestamps, type SchedulerName } from '../scheduler.js';
-import { waitForHealthy } from '../wait-healthy.js';
+import type { PlacementEvent, PlacementStatus, PlacementTimestamps } from '../scheduler.js';
+import { now } from '../shared/clock.js';
 import { dialAddress } from '../shared/dial-address.js';
+import { PlacementBase } from '../shared/placement-base.js';
+import { isTerminalClientStatus, NomadAllocationWatch } from './allocation-watch.js';
+import type { NomadAllocation, NomadAllocStub } from './api-types.js';
+import type { NomadClient } from './client.js';
+import { NomadApiError } from './errors.js';
+import { describeTaskEvent } from './failures.js';
+import { JOB_TASK, PORT_LABEL } from './jobspec.js';
 
 const log = logger('scheduler:nomad');
-
-const TERMINAL_CLIENT_STATUSES = new Set(['complete', 'failed', 'lost']);
 
 /** Where an allocation's `http` port is: host to dial and host port. */
 export interface AllocAddress {
@@ -36,7 +36,6 @@ export function allocAddress(alloc: NomadAllocation, label = PORT_LABEL): AllocA
   return undefined;
 }
 
-
 export interface NomadPlacementInit {
   client: NomadClient;
   jobId: string;
@@ -54,58 +53,49 @@ export interface NomadPlacementInit {
  * allocation (events, exit); `stop()` deregisters the job with purge and waits for the allocation
  * to end, so nothing keeps running.
  */
-export class NomadPlacement implements Placement {
-  readonly scheduler: SchedulerName = 'nomad';
-  readonly id: string;
+export class NomadPlacement extends PlacementBase {
+  readonly scheduler = 'nomad' as const;
   readonly jobId: string;
   readonly allocId: string;
-  readonly driver: DriverName;
-  readonly host: string;
-  readonly port: number;
-  readonly url: string;
-  readonly token?: string;
-  readonly timestamps: PlacementTimestamps;
-  readonly exited: Promise<PlacementExit>;
   readonly #client: NomadClient;
-  readonly #events: PlacementEvent[] = [];
-  readonly #watch = new AbortController();
+  readonly #watch: NomadAllocationWatch;
   readonly #onStopped: (() => void) | undefined;
-  #lastAlloc: NomadAllocation | NomadAllocStub;
-  #stopping: Promise<void> | undefined;
-  #exit: PlacementExit | undefined;
 
   constructor(init: NomadPlacementInit) {
+    const events: PlacementEvent[] = [];
+    const watch = new NomadAllocationWatch(init.client, init.alloc, (alloc) => recordTaskEvents(alloc, events, init.timestamps));
+    super({
+      id: `${init.jobId}/${init.alloc.ID.slice(0, 8)}`,
+      driver: init.driver,
+      host: init.address.host,
+      port: init.address.port,
+      token: init.token,
+      timestamps: init.timestamps,
+      events,
+      exited: watch.exited,
+      // The task events (Killing, Terminated, Killed) already tell the end, with Nomad's times.
+      exitEvent: false,
+      // A refused or unreachable purge changed nothing: the next stop() tries it again.
+      retryFailedStop: true,
+    });
     this.#client = init.client;
+    this.#watch = watch;
     this.jobId = init.jobId;
     this.allocId = init.alloc.ID;
-    this.id = `${init.jobId}/${init.alloc.ID.slice(0, 8)}`;
-    this.driver = init.driver;
-    this.host = init.address.host;
-    this.port = init.address.port;
-    this.url = placementUrl(this.host, this.port);
-    if (init.token !== undefined) this.token = init.token;
-    this.timestamps = init.timestamps;
     this.#onStopped = init.onStopped;
-    this.#lastAlloc = init.alloc;
-    this.#absorb(init.alloc);
-    this.exited = this.#follow(init.alloc).then((exit) => (this.#exit = exit));
-  }
-
-  get events(): readonly PlacementEvent[] {
-    return this.#events;
   }
 
   /** Nomad's client status of the allocation at the last observation (`pending`, `running`, ...). */
   get clientStatus(): string {
-    return this.#lastAlloc.ClientStatus;
+    return this.#watch.last.ClientStatus;
   }
 
   async status(options: { signal?: AbortSignal } = {}): Promise<PlacementStatus> {
     try {
       const { value } = await this.#client.allocation(this.allocId, options);
-      this.#absorb(value);
+      this.#watch.observe(value);
       if (value.ClientStatus === 'running') return 'running';
-      if (TERMINAL_CLIENT_STATUSES.has(value.ClientStatus) || value.DesiredStatus !== 'run') return 'exited';
+      if (isTerminalClientStatus(value.ClientStatus) || value.DesiredStatus !== 'run') return 'exited';
       return 'unknown';
     } catch (error) {
       if (error instanceof NomadApiError && error.statusCode === 404) return 'exited';
@@ -121,95 +111,43 @@ export class NomadPlacement implements Placement {
     return { stdout: cut(stdout), stderr: cut(stderr) };
   }
 
-  async waitUntilHealthy(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
-    await waitForHealthy(this, options);
-    this.timestamps.healthy ??= performance.timeOrigin + performance.now();
-  }
-
   /**
-   * Deregisters the job with purge and waits (bounded) until the allocation has ended. Idempotent;
-   * after a failed purge (agent refused or unreachable) the next call tries again.
+   * Deregisters the job with purge and waits (bounded) until the allocation has ended. After a
+   * failed purge (agent refused or unreachable) the next stop() tries again.
    */
-  stop(options: { signal?: AbortSignal } = {}): Promise<void> {
-    this.#stopping ??= this.#stop(options.signal).catch((error: unknown) => {
-      this.#stopping = undefined;
-      throw error;
-    });
-    return this.#stopping;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.stop();
-  }
-
-  async #stop(signal: AbortSignal | undefined): Promise<void> {
+  protected async stopOnce({ signal }: { signal?: AbortSignal }): Promise<void> {
     log('[%s] stopping (purge)', this.id);
     try {
       await this.#client.deregisterJob(this.jobId, { purge: true, signal });
     } catch (error) {
       // An agent that is gone (a dev agent that shut down took its allocations with it) leaves
       // nothing to purge once the allocation was seen ending; anything else is a real failure.
-      if (!(this.#exit && !(error instanceof NomadApiError))) throw error;
-      log('[%s] agent unreachable after the allocation ended (%s): nothing to purge', this.id, this.#exit.reason);
+      if (!(this.exit && !(error instanceof NomadApiError))) throw error;
+      log('[%s] agent unreachable after the allocation ended (%s): nothing to purge', this.id, this.exit.reason);
     }
     const timeout = AbortSignal.timeout(30_000);
     await Promise.race([
       this.exited,
       new Promise<void>((resolve) => timeout.addEventListener('abort', () => resolve(), { once: true })),
     ]);
-    this.#watch.abort();
+    this.#watch.stop();
     this.#onStopped?.();
   }
+}
 
-  /** Follows the allocation with blocking queries until it is terminal or gone. Never rejects. */
-  async #follow(first: NomadAllocation): Promise<PlacementExit> {
-    let index = first.ModifyIndex ?? 0;
-    let failures = 0;
-    for (;;) {
-      const exit = this.#exitOf(this.#lastAlloc);
-      if (exit) return exit;
-      if (this.#watch.signal.aborted) return { reason: 'placement stopped' };
-      try {
-        const { value, index: next } = await this.#client.allocation(this.allocId, { index, waitSeconds: 30, signal: this.#watch.signal });
-        this.#absorb(value);
-        index = Math.max(next, index);
-        failures = 0;
-      } catch (error) {
-        if (this.#watch.signal.aborted) return { reason: 'placement stopped' };
-        if (error instanceof NomadApiError && error.statusCode === 404) return { reason: 'allocation is gone (job purged or garbage-collected)' };
-        // The agent went away (shut down, network): a few retries, then the sandbox counts as lost.
-        if (++failures >= 5) return { reason: `lost contact with Nomad: ${(error as Error).message}` };
-        await new Promise((resolve) => setTimeout(resolve, 500 * failures));
-      }
+/** Adds the task events Nomad reports that the list does not hold yet; the first `Started` is `timestamps.started`. */
+function recordTaskEvents(alloc: NomadAllocation | NomadAllocStub, events: PlacementEvent[], timestamps: PlacementTimestamps): void {
+  const state = alloc.TaskStates?.[JOB_TASK];
+  const seen = new Set(events.map((e) => `${e.time}|${e.type}|${e.message}`));
+  for (const event of state?.Events ?? []) {
+    const mapped: PlacementEvent = { time: Math.round((event.Time ?? 0) / 1e6), type: event.Type, message: describeTaskEvent(event) };
+    const key = `${mapped.time}|${mapped.type}|${mapped.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      events.push(mapped);
     }
-  }
-
-  #exitOf(alloc: NomadAllocation | NomadAllocStub): PlacementExit | undefined {
-    if (!TERMINAL_CLIENT_STATUSES.has(alloc.ClientStatus)) return undefined;
-    const state: NomadTaskState | undefined = alloc.TaskStates?.[JOB_TASK];
-    const fatal = fatalTaskEvent(state);
-    const terminated = [...(state?.Events ?? [])].reverse().find((e) => e.Type === 'Terminated');
-    const why = fatal ? describeTaskEvent(fatal) : terminated ? describeTaskEvent(terminated) : alloc.ClientDescription || 'no task event';
-    return {
-      exitCode: terminated?.ExitCode ?? null,
-      reason: `allocation ${alloc.ID.slice(0, 8)} ${alloc.ClientStatus}: ${why}`,
-    };
-  }
-
-  #absorb(alloc: NomadAllocation | NomadAllocStub): void {
-    this.#lastAlloc = alloc;
-    const state = alloc.TaskStates?.[JOB_TASK];
-    const seen = new Set(this.#events.map((e) => `${e.time}|${e.type}|${e.message}`));
-    for (const event of state?.Events ?? []) {
-      const mapped: PlacementEvent = { time: Math.round((event.Time ?? 0) / 1e6), type: event.Type, message: describeTaskEvent(event) };
-      const key = `${mapped.time}|${mapped.type}|${mapped.message}`;
-      if (!seen.has(key)) {
-        seen.add(key);
-        this.#events.push(mapped);
-      }
-      if (event.Type === 'Started' && this.timestamps.started === undefined) {
-        this.timestamps.started = event.Time ? event.Time / 1e6 : performance.timeOrigin + performance.now();
-      }
+    if (event.Type === 'Started' && timestamps.started === undefined) {
+      timestamps.started = event.Time ? event.Time / 1e6 : now();
     }
   }
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it, describe } from 'vitest';
 import { startSiteDouble, type SiteDouble } from '../../../fixtures/nomad-double/site-double.js';
-import { NomadClient } from './client.js';
 import { NomadApiError } from './errors.js';
+import { ScalingNomadClient } from './testing/scaling-client.js';
 
 // Item 5 of issue 11, measured through the Nomad TEST DOUBLE: 16 sandboxes as 16 jobs vs one
 // job's group count (raising it one at a time, as a pool grows, and all at once). Placement in the
@@ -14,10 +14,10 @@ const SANDBOXES = 16;
 
 describe('16 sandboxes on Nomad: a job each vs one job\'s group count (test double)', () => {
   let site: SiteDouble;
-  let client: NomadClient;
+  let client: ScalingNomadClient;
   beforeAll(async () => {
     site = await startSiteDouble();
-    client = new NomadClient({ address: site.address, token: site.managementToken, namespace: 'research', tls: { caFile: site.caFile, certFile: site.certFile, keyFile: site.keyFile } });
+    client = new ScalingNomadClient({ address: site.address, token: site.managementToken, namespace: 'research', tls: { caFile: site.caFile, certFile: site.certFile, keyFile: site.keyFile } });
   }, 60_000);
   afterAll(async () => {
     await client?.close();

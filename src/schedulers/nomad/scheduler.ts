@@ -3,6 +3,7 @@ import { logger } from '../../common/logger.js';
 import { AbortedError, ConfigError, WaitTimeoutError } from '../../errors.js';
 import type { Detection } from '../../drivers/driver.js';
 import type { PlacementTimestamps, SchedulerName } from '../scheduler.js';
+import { now } from '../shared/clock.js';
 import { type PlaceOnceRequest, SchedulerBase } from '../shared/scheduler-base.js';
 import type { NomadAllocation, NomadEvaluation } from './api-types.js';
 import { NomadClient, type NomadClientOptions } from './client.js';
@@ -113,7 +114,7 @@ export class NomadScheduler extends SchedulerBase<NomadPlacement> {
       binary: this.#options.driverBinaries?.[plan.driver],
     });
     await this.#validate(job, request.signal);
-    const timestamps: PlacementTimestamps = { submitted: performance.timeOrigin + performance.now() };
+    const timestamps: PlacementTimestamps = { submitted: now() };
     try {
       // Inside the try: a register aborted or cut off mid-flight may still have registered the job.
       const registered = await this.client.registerJob(job, { signal: request.signal });
@@ -121,7 +122,7 @@ export class NomadScheduler extends SchedulerBase<NomadPlacement> {
       const taskDriver = plan.kind === 'container' ? 'docker' : 'raw_exec';
       if (registered.EvalID) await this.#awaitEvaluation(jobId, registered.EvalID, taskDriver, request.signal);
       const { alloc, address } = await this.#awaitAllocation(jobId, request.signal);
-      timestamps.placed = performance.timeOrigin + performance.now();
+      timestamps.placed = now();
       const placement = new NomadPlacement({
         client: this.client,
         jobId,

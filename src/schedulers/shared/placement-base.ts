@@ -21,6 +21,17 @@ export interface PlacementBaseInit {
   events: PlacementEvent[];
   /** Settles when the task, job or allocation has ended. Never rejects. */
   exited: Promise<PlacementExit>;
+  /**
+   * Record an `exited` event with the reason. Off where the scheduler's own events already tell
+   * the end, with its own times (Nomad's task events: Killing, Terminated, Killed). @default true
+   */
+  exitEvent?: boolean;
+  /**
+   * A stop() that failed is tried again by the next stop() call. Only where a failed stopOnce has
+   * changed nothing, so trying again is safe (Nomad: a refused or unreachable purge). @default false:
+   * a failed stop is final, and every later call reports the same failure.
+   */
+  retryFailedStop?: boolean;
 }
 
 /**
@@ -39,6 +50,7 @@ export abstract class PlacementBase implements Placement {
   readonly timestamps: PlacementTimestamps;
   readonly events: PlacementEvent[];
   readonly exited: Promise<PlacementExit>;
+  readonly #retryFailedStop: boolean;
   #exit: PlacementExit | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -51,9 +63,11 @@ export abstract class PlacementBase implements Placement {
     if (init.token !== undefined) this.token = init.token;
     this.timestamps = init.timestamps;
     this.events = init.events;
+    this.#retryFailedStop = init.retryFailedStop ?? false;
+    const exitEvent = init.exitEvent ?? true;
     this.exited = init.exited.then((exit) => {
       this.#exit = this.#stopping ? { ...exit, reason: `stopped (${exit.reason})` } : exit;
-      this.event('exited', this.#exit.reason);
+      if (exitEvent) this.event('exited', this.#exit.reason);
       return this.#exit;
     });
   }
@@ -80,8 +94,11 @@ export abstract class PlacementBase implements Placement {
     return undefined;
   }
 
-  /** Stops the sandbox and removes what it left; runs once, whatever stop() calls come. */
-  protected abstract stopOnce(): Promise<void>;
+  /**
+   * Stops the sandbox and removes what it left; runs once, whatever stop() calls come (again after
+   * a failure only with `retryFailedStop`). `signal` is the first stop() call's.
+   */
+  protected abstract stopOnce(options: { signal?: AbortSignal }): Promise<void>;
 
   async waitUntilHealthy(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     const probe = this.healthProbe();
@@ -90,8 +107,11 @@ export abstract class PlacementBase implements Placement {
     this.event('healthy', `GET ${this.url}/health answered OK`);
   }
 
-  stop(): Promise<void> {
-    this.#stopping ??= this.stopOnce();
+  stop(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#stopping ??= this.stopOnce(options).catch((error: unknown) => {
+      if (this.#retryFailedStop) this.#stopping = undefined;
+      throw error;
+    });
     return this.#stopping;
   }
 

@@ -77,7 +77,7 @@ export class SlurmScheduler extends SchedulerBase<SlurmPlacement> {
     super({
       displayName: 'SlurmScheduler',
       exitHook: options.exitHook !== false,
-      ...(options.baseDir !== undefined ? { baseDir: options.baseDir } : {}),
+      baseDir: options.baseDir,
       tempDirPrefix: 'hpc-sandbox-slurm-',
       keepDirs: options.keepJobDir ?? false,
       portRaceAttempts: PORT_RACE_ATTEMPTS,
