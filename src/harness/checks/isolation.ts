@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { slotId } from '../../protocol/slot-id.js';
 import { defineCheck } from './check.js';
 import { ensure, quote, requireSuccess } from './check-failure.js';
 
@@ -27,7 +28,7 @@ export const isolationCheck = defineCheck({
     const slot1Dir = requireSuccess(NAME, 'pwd in slot 1', await client.bash(1, 'pwd -P', { signal })).trim();
 
     const places = [`${slot1Dir}/${secret}`];
-    if (typeof health.data_dir === 'string' && health.data_dir) places.push(`${health.data_dir}/slot_1/${secret}`);
+    if (typeof health.data_dir === 'string' && health.data_dir) places.push(`${health.data_dir}/${slotId(1)}/${secret}`);
     const probe = places.map((p) => `if test -e '${p}'; then echo "visible ${p}"; fi`).join('; ');
     const seen = await client.bash(0, `${probe}; true`, { signal });
     const visible = requireSuccess(NAME, 'looking for slot 1 files from slot 0', seen)
