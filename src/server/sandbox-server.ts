@@ -142,6 +142,9 @@ function unwrap<T>(result: Validated<T>): T {
  */
 type Route = (req: IncomingMessage, gone: AbortSignal, res: ServerResponse) => Promise<{ status: number; body: unknown } | undefined>;
 
+/** Longest a reset waits for the slot's new standing sandbox to come up. */
+const RESET_WAITS_FOR_SANDBOX_MS = 10_000;
+
 /**
  * Starts a sandbox server: creates `slot_0..slot_{N-1}` under the data dir, starts listening and,
  * in parallel, probes bubblewrap (requests that need the result wait for it). Once listening it
@@ -286,7 +289,11 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
         // Nothing of the old sandbox may write into the workspace while it is emptied.
         await Promise.all([standingSandboxes.stop(slot_id, `slot ${slot_id} is being reset`), terminals.stop(slot_id)]);
         await slot.empty();
-        if (!closing) (await standingOf(slot))?.start();
+        // The reset answers once the new sandbox is up: the slot's next holder (a pool hands a
+        // just-reset slot out first) runs its first command at once instead of waiting for it.
+        // Bounded: a sandbox that neither comes up nor dies must not hold the reset forever.
+        const started = closing ? undefined : (await standingOf(slot))?.start();
+        if (started) await Promise.race([started, new Promise((resolve) => setTimeout(resolve, RESET_WAITS_FOR_SANDBOX_MS).unref())]);
       });
       return { status: 200, body: { success: true, output: `Reset workspace for ${slot_id}`, error: '', execution_id: null, metadata: {} } satisfies ExecuteResponse };
     },

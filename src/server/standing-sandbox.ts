@@ -21,8 +21,10 @@ const CONTROL_FD = 4;
  * ran is caught too. Then it writes the end marker (`\x1e<nonce>\x1e`) on stdout and stderr, so
  * the server knows it has read both streams to the end of this command (the order between pipes
  * is not kept), and `<nonce> <status>` on the control fd. The agent forks once per command.
+ * Before the first command it writes `ready` on the control fd: the sandbox is up.
  */
-export const AGENT_SCRIPT = `while IFS= read -r nonce && IFS= read -r -d '' cmd; do
+export const AGENT_SCRIPT = `printf 'ready\\n' >&${CONTROL_FD}
+while IFS= read -r nonce && IFS= read -r -d '' cmd; do
 (cd /workspace && exec "$BASH" -c "$cmd") </dev/null 3<&- ${CONTROL_FD}>&-
 status=$?
 for pass in 1 2 3 4; do kill -KILL -1 2>/dev/null || break; done
@@ -110,6 +112,10 @@ class Agent {
   deadBecause: string | undefined;
   /** Resolves once the sandbox exited and its pipes closed. */
   readonly closed: Promise<void>;
+  /** Resolves once the agent runs inside the sandbox (or the sandbox died first). */
+  readonly ready: Promise<void>;
+  #markReady!: () => void;
+  #isReady = false;
   /** What the sandbox printed while no command ran (bwrap or pasta refusing to start). */
   #idleStderr = '';
   #control = '';
@@ -118,6 +124,7 @@ class Agent {
     const program = [context.layout.shell, '-c', AGENT_SCRIPT, 'hpc-sandbox-agent'];
     this.child = spawnInSandbox(context, program, { allowNetwork, stdio: ['pipe', 'pipe', 'pipe', undefined, 'pipe'] });
     this.closed = new Promise((resolve) => this.child.once('close', () => resolve()));
+    this.ready = new Promise((resolve) => (this.#markReady = resolve));
     const control = this.child.stdio[CONTROL_FD] as Readable;
     this.child.stdout!.on('data', (chunk: Buffer) => this.#onOutput('stdout', chunk));
     this.child.stderr!.on('data', (chunk: Buffer) => this.#onOutput('stderr', chunk));
@@ -144,6 +151,11 @@ class Agent {
     while ((newline = this.#control.indexOf('\n')) !== -1) {
       const line = this.#control.slice(0, newline);
       this.#control = this.#control.slice(newline + 1);
+      if (line === 'ready' && !this.#isReady) {
+        this.#isReady = true;
+        this.#markReady();
+        continue;
+      }
       const [nonce, status] = line.split(' ');
       const pending = this.pending;
       if (!pending || nonce !== pending.nonce || !/^\d+$/.test(status ?? '')) {
@@ -164,6 +176,7 @@ class Agent {
   #die(why: string): void {
     if (this.deadBecause !== undefined) return;
     this.deadBecause = why + (this.#idleStderr.trim() ? `: ${this.#idleStderr.trim()}` : '');
+    this.#markReady();
     if (this.child.pid !== undefined) killProcessTree(this.child.pid);
     const pending = this.pending;
     if (pending) {
@@ -203,9 +216,13 @@ export class StandingSandbox {
     return networkFor(this.context, this.allowNetwork);
   }
 
-  /** Starts the sandbox now unless one is running (so the next command finds it ready). */
-  start(): void {
+  /**
+   * Starts the sandbox now unless one is running (so the next command finds it ready). Resolves
+   * once its agent is up, or the sandbox died trying (the next command then says why).
+   */
+  start(): Promise<void> {
     if (this.#agent === undefined || this.#agent.deadBecause !== undefined) this.#agent = new Agent(this.context, this.allowNetwork);
+    return this.#agent.ready;
   }
 
   /** Pid of the spawned sandbox (pasta or bwrap), for tests; undefined when none runs. */
@@ -219,7 +236,7 @@ export class StandingSandbox {
     if (options.signal?.aborted) {
       return Promise.resolve({ exitCode: -1, signal: null, stdout: '', stderr: '', timedOut: false, aborted: true, truncated: false, durationMs: 0 });
     }
-    this.start();
+    void this.start();
     const agent = this.#agent!;
     const nonce = randomBytes(12).toString('hex');
     const marker = Buffer.from(`\x1e${nonce}\x1e`, 'latin1');

@@ -78,6 +78,16 @@ describeWith(['bwrap'], 'sandbox server in standing mode', () => {
     expect(await client.bash('slot_1', 'ls -A | wc -l; pwd')).toMatchObject({ success: true, output: '0\n/workspace' });
   });
 
+  it('answers a reset once the slot has its new sandbox up, so the next holder does not wait for it', async () => {
+    // The slot agent is the bash inside the sandbox; pasta and bwrap carry its name in their argv too.
+    const agents = () => descendantPids(server.child.pid!).filter((pid) => commandName(pid) === 'bash' && pidsWithMarker('hpc-sandbox-agent').includes(pid));
+    await eventually(() => agents().length === 8, 10_000, 'all 8 slot agents to run');
+    for (const slot of [slotId(3), slotId(4), slotId(5)]) {
+      await client.reset(slot);
+      expect(agents(), `agents right after the reset of ${slot}`).toHaveLength(8);
+    }
+  });
+
   it('runs a call asking for the other network in a sandbox of its own, and says so', async () => {
     const r = await client.bash('slot_2', 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "', { allowNetwork: false });
     expect(r).toMatchObject({ success: true, output: 'lo', metadata: { exec_mode: 'spawn', network: 'none' } });
@@ -152,13 +162,13 @@ describeWith(['bwrap'], 'a sandbox server killed with SIGKILL', () => {
       if (health.isolation.network.stack === null) ctx.skip(`slots get no network stack here: ${health.isolation.network.reason}`);
       const running = client.bash(slotId(1), `sleep ${uniqueSleepSeconds()}`, { timeout: 600 }).catch(() => undefined);
       expect((await client.bash(slotId(0), 'true')).success).toBe(true);
-      await eventually(() => descendantPids(server.child.pid!).some((pid) => commandOf(pid) === 'sleep'), 5_000, 'the long command to start');
+      await eventually(() => descendantPids(server.child.pid!).some((pid) => commandName(pid) === 'sleep'), 5_000, 'the long command to start');
       const started = descendantPids(server.child.pid!);
-      expect(started.map(commandOf)).toEqual(expect.arrayContaining([expect.stringMatching(/^passt/), 'bwrap', 'sleep']));
+      expect(started.map(commandName)).toEqual(expect.arrayContaining([expect.stringMatching(/^passt/), 'bwrap', 'sleep']));
 
       server.child.kill('SIGKILL');
       await running;
-      await eventually(() => started.every((pid) => !existsSync(`/proc/${pid}`)), 5_000, `pids ${started.join(' ')} (${started.map(commandOf).join(' ')}) to end`);
+      await eventually(() => started.every((pid) => !existsSync(`/proc/${pid}`)), 5_000, `pids ${started.join(' ')} (${started.map(commandName).join(' ')}) to end`);
     } finally {
       await client.close();
     }
@@ -166,7 +176,7 @@ describeWith(['bwrap'], 'a sandbox server killed with SIGKILL', () => {
 });
 
 /** The command name of `pid` (`passt.avx2` for pasta), or '' once it has ended. */
-function commandOf(pid: number): string {
+function commandName(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {

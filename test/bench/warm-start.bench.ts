@@ -2,7 +2,8 @@
 // (`bash true`), measured side by side in one run with the floor under it, the same `bash true`
 // sent straight to the same server with SandboxClient (no pool). Two cases: the slot was
 // released without reset, and released with the default reset (workspace emptied, the slot's
-// standing sandbox restarted before it is handed out again). TARGET: median < 10 ms.
+// standing sandbox restarted before it is handed out again). TARGET: median < 10 ms. The release
+// itself is timed too: a reset answers once the slot's new sandbox is up, so the releaser pays that.
 // Prints a table and writes results/warm-start-<time>.json. Run: npm run bench:startup
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,14 +37,16 @@ describe('warm start', () => {
         const placement = pool.placements[0]!;
         direct = new SandboxClient(placement.url, placement.token === undefined ? {} : { token: placement.token });
         const health = await direct.health();
-        const samples: Record<string, number[]> = { 'direct bash true (floor)': [], 'acquire + bash true (released without reset)': [], 'acquire + bash true (released with reset)': [] };
+        const samples: Record<string, number[]> = { 'direct bash true (floor)': [], 'acquire + bash true (released without reset)': [], 'acquire + bash true (released with reset)': [], 'release without reset': [], 'release with reset (the releaser waits)': [] };
         const firstExec = async (name: string, reset: boolean, round: number) => {
           const started = performance.now();
           const slot = await pool.acquire(`traj-${round}`);
           const answer = await slot.bash('true');
           samples[name]!.push(performance.now() - started);
           if (!answer.success) throw new Error(`bash true failed in ${slot.name}: ${answer.output}`);
+          const releasing = performance.now();
           await slot.release({ reset });
+          samples[reset ? 'release with reset (the releaser waits)' : 'release without reset']?.push(performance.now() - releasing);
         };
         const floor = async (round: number) => {
           const started = performance.now();
@@ -53,6 +56,7 @@ describe('warm start', () => {
         };
         for (let i = 0; i < 20; i++) await firstExec('acquire + bash true (released without reset)', false, -i); // warm-up
         samples['acquire + bash true (released without reset)'] = [];
+        samples['release without reset'] = [];
         // Interleaved rounds: a slow stretch of the machine hits every case alike.
         for (let round = 0; round < ROUNDS; round++) {
           await floor(round);
@@ -67,7 +71,8 @@ describe('warm start', () => {
             'median ms': stats.median.toFixed(2),
             'p95 ms': stats.p95.toFixed(2),
             'x floor': (stats.median / floorMedian).toFixed(2),
-            [`< ${TARGET_MS} ms`]: stats.median < TARGET_MS ? 'yes' : 'NO',
+            // The target is the first exec's; a release is reported for what it costs the releaser.
+            [`< ${TARGET_MS} ms`]: name.startsWith('release') ? '' : stats.median < TARGET_MS ? 'yes' : 'NO',
           };
         });
         console.table(rows);
