@@ -17,8 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, bench, describe } from 'vitest';
 import { SandboxClient } from '../../src/client/sandbox-client.js';
@@ -29,8 +28,10 @@ import { buildSandboxLayout } from '../../src/server/boot.js';
 import { bwrapArgv, type BwrapConfig, type SandboxLayout } from '../../src/server/isolation.js';
 import type { NetworkMode } from '../../src/protocol/types.js';
 import { descendantPids } from '../../src/server/process-tree.js';
+import { chownTree, DEFAULT_UID_BASE, slotUser, type SlotUser } from '../../src/server/slot-user.js';
 import { spawnServer, type SpawnedServer } from '../../src/server/testing/spawned-server.js';
 import { freePort } from '../../src/common/free-port.js';
+import { makeSlotReachableTempDir } from '../../src/common/slot-reachable-temp-dir.js';
 
 /** The bundle the boot benchmark starts; HPC_SANDBOX_BENCH_BUNDLE compares another build (e.g. an older one) on the same run. */
 const BENCH_BUNDLE = process.env.HPC_SANDBOX_BENCH_BUNDLE ?? serverBundlePath();
@@ -82,9 +83,9 @@ function quantile(sorted: number[], q: number): number {
   return sorted[i]!;
 }
 
-function runToClose(argv: string[]): Promise<void> {
+function runToClose(argv: string[], user?: SlotUser): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(user ? { uid: user.uid, gid: user.gid } : {}) });
     child.stdout.resume();
     child.stderr.resume();
     child.on('error', reject);
@@ -99,7 +100,7 @@ let spawnModeServer: SpawnedServer;
 let spawnModeClient: SandboxClient;
 /** RSS (KiB) of a server and every process below it, once its slots are idle. */
 const idleRss: Record<string, number> = {};
-let direct: { config: BwrapConfig; layout: SandboxLayout; slotDirs: string[]; network: NetworkMode };
+let direct: { config: BwrapConfig; layout: SandboxLayout; slotDirs: string[]; network: NetworkMode; user: SlotUser | undefined };
 let scratch: string;
 let bootDir: string;
 /** HPC_SANDBOX_BENCH_ONLY=exec,parallel runs only those sections (a short run on a shared machine). */
@@ -144,7 +145,7 @@ beforeAll(async () => {
     idleRss.slots_8_kib = await measureIdleRss(8);
     idleRss.slots_64_kib = await measureIdleRss(64);
   }
-  scratch = await mkdtemp(join(tmpdir(), 'hpcsb-bench-'));
+  scratch = await makeSlotReachableTempDir('hpcsb-bench-');
   // File-level on purpose: vitest bench does not run describe-level hooks before the tasks.
   bootDir = join(scratch, 'boot');
   // The data dir exists before each boot so the ready-file wait can watch it.
@@ -153,13 +154,18 @@ beforeAll(async () => {
   const dataRoot = join(scratch, 'data');
   const slotDirs = Array.from({ length: 8 }, (_, i) => join(dataRoot, slotId(i)));
   await Promise.all(slotDirs.map((d) => mkdir(d, { recursive: true })));
+  // As root the server runs slot 0 as this uid, and so does the direct side: pasta started as root
+  // drops to nobody, cannot map its user namespace and spins instead of running the command.
+  const user = slotUser(0, DEFAULT_UID_BASE);
+  if (user) chownTree(dataRoot, user);
   direct = {
-    // The same configuration the server's probe chose, so both sides run the identical sandbox.
-    // (the seccomp filter, fed through a pipe, and the slot uid are left out of the direct side).
+    // The same configuration the server's probe chose, so both sides run the identical sandbox
+    // (the seccomp filter, fed through a pipe, is left out of the direct side).
     config: { bwrapPath: health.isolation!.bwrap_path!, procMode: health.isolation!.proc_mode!, disableUserns: health.isolation!.nested_userns_blocked_by !== 'seccomp' },
     layout: { ...buildSandboxLayout({ dataRoot }), seccompFilter: undefined },
     slotDirs,
     network: health.isolation!.network?.open ?? 'host',
+    user,
   };
 });
 
@@ -225,7 +231,7 @@ const statefulExec = async (): Promise<void> => {
   if (!r.success || r.metadata.sandboxed !== true) throw new Error(`bash_stateful failed: ${JSON.stringify(r)}`);
 };
 const directArgv = (slotDir: string): string[] => bwrapArgv(direct.config, direct.layout, { slotDir, network: direct.network }, [direct.layout.shell, '-c', 'true']);
-const directExec = (): Promise<void> => runToClose(directArgv(direct.slotDirs[0]!));
+const directExec = (): Promise<void> => runToClose(directArgv(direct.slotDirs[0]!), direct.user);
 
 /**
  * Spawns the bundle and times spawn -> the first healthy `GET /health` answer. `ready-file`: the
@@ -304,7 +310,7 @@ section('parallel')('parallel: 8 slots busy', () => {
     if (!answers.every((a) => a.success && a.metadata.exec_mode === 'spawn')) throw new Error('a parallel exec failed');
   }), RUN_OPTIONS);
   bench('direct 8 concurrent bwrap spawns', timed('direct 8 concurrent bwrap spawns', async () => {
-    await Promise.all(direct.slotDirs.map((d) => runToClose(directArgv(d))));
+    await Promise.all(direct.slotDirs.map((d) => runToClose(directArgv(d), direct.user)));
   }), RUN_OPTIONS);
 });
 
