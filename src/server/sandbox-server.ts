@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { slotId, slotRange } from '../protocol/slot-id.js';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_SECONDS, ENV, SERVER_VERSION, STATEFUL_TOOLS, TOOLS } from '../protocol/constants.js';
 import type { ErrorResponse, ExecMode, ExecuteRequest, ExecuteResponse, HealthResponse, IsolationMode, SlotsResponse } from '../protocol/types.js';
 import {
@@ -24,7 +25,6 @@ import { discardRestOfBody, drainBody, HttpError, readJsonBody, requireJsonConte
 import type { IsolationProbe } from './isolation.js';
 import { serverLog } from './log.js';
 import { removeReadyFile, writeReadyFile } from './ready-file.js';
-import { slotId, slotRange } from '../protocol/slot-id.js';
 import { ServerSlot } from './server-slot.js';
 import { commandEnv } from './command-env.js';
 import { describeLimits, type SlotLimits } from './slot-limits.js';
@@ -293,7 +293,11 @@ export async function startSandboxServer(options: SandboxServerOptions, boot: Sa
         // just-reset slot out first) runs its first command at once instead of waiting for it.
         // Bounded: a sandbox that neither comes up nor dies must not hold the reset forever.
         const started = closing ? undefined : (await standingOf(slot))?.start();
-        if (started) await Promise.race([started, new Promise((resolve) => setTimeout(resolve, RESET_WAITS_FOR_SANDBOX_MS).unref())]);
+        if (started) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([started, new Promise((resolve) => (timer = setTimeout(resolve, RESET_WAITS_FOR_SANDBOX_MS)))]);
+          clearTimeout(timer);
+        }
       });
       return { status: 200, body: { success: true, output: `Reset workspace for ${slot_id}`, error: '', execution_id: null, metadata: {} } satisfies ExecuteResponse };
     },
