@@ -5,6 +5,13 @@ import { NomadApiError } from './errors.js';
 import { describeTaskEvent, fatalTaskEvent } from './failures.js';
 import { JOB_TASK } from './jobspec.js';
 
+/**
+ * Longest one blocking query waits. A query that misses a change (seen once in CI against the
+ * double, cause not found; a buffering proxy does the same) delays noticing a dead sandbox by up
+ * to this much: kept well under the health timeouts that race it.
+ */
+const BLOCKING_WAIT_SECONDS = 10;
+
 const TERMINAL_CLIENT_STATUSES = new Set(['complete', 'failed', 'lost']);
 
 /** Whether Nomad's client status of an allocation means it has ended. */
@@ -59,7 +66,7 @@ export class NomadAllocationWatch {
       if (exit) return exit;
       if (signal.aborted) return { reason: 'placement stopped' };
       try {
-        const { value, index: next } = await this.#client.allocation(allocId, { index, waitSeconds: 30, signal });
+        const { value, index: next } = await this.#client.allocation(allocId, { index, waitSeconds: BLOCKING_WAIT_SECONDS, signal });
         this.observe(value);
         index = Math.max(next, index);
         failures = 0;

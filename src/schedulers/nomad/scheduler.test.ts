@@ -47,7 +47,7 @@ describe('NomadScheduler over recorded Nomad answers', () => {
     pool.intercept({ path: jobPath('/allocations$'), method: 'GET' }).reply(200, nomadResponse('job-allocations-pending'), { headers: { 'x-nomad-index': '28' } });
     pool.intercept({ path: `/v1/allocation/${RECORDED.allocId}`, method: 'GET' }).reply(200, nomadResponse('allocation-running'), { headers: { 'x-nomad-index': '31' } });
     // The placement follows its allocation with blocking queries from ModifyIndex 31 on.
-    pool.intercept({ path: `/v1/allocation/${RECORDED.allocId}?index=31&wait=30s`, method: 'GET' }).reply(200, nomadResponse('allocation-complete'), { headers: { 'x-nomad-index': '45' } });
+    pool.intercept({ path: `/v1/allocation/${RECORDED.allocId}?index=31&wait=10s`, method: 'GET' }).reply(200, nomadResponse('allocation-complete'), { headers: { 'x-nomad-index': '45' } });
 
     const placement = await nomad.place({ driver, spec: SPEC, ports: { mode: 'dynamic' }, name: 'it' });
     expect(placement).toMatchObject({ scheduler: 'nomad', driver: 'process', host: '127.0.0.1', port: 24510, url: 'http://127.0.0.1:24510' });
