@@ -5,6 +5,7 @@
  * JSON.stringify writes as `\udcXX`. The mapping is lossless both ways, so such a file is listed
  * and archived under its exact name instead of vanishing or being renamed to U+FFFD.
  */
+import { isUtf8 } from 'node:buffer';
 
 /** The byte count of the well-formed UTF-8 sequence at `at`, or 0 (Unicode Table 3-7). */
 function sequenceLength(bytes: Buffer, at: number): number {
@@ -28,9 +29,7 @@ function sequenceLength(bytes: Buffer, at: number): number {
 
 /** The name as text: UTF-8, with each undecodable byte as U+DC00 + byte. */
 export function decodeFsName(bytes: Buffer): string {
-  const text = bytes.toString('utf8');
-  // U+FFFD marks where the decoder replaced something (or a name that really holds U+FFFD).
-  if (!text.includes('\uFFFD')) return text;
+  if (isUtf8(bytes)) return bytes.toString('utf8');
   let out = '';
   for (let at = 0; at < bytes.length; ) {
     const length = sequenceLength(bytes, at);
@@ -47,9 +46,14 @@ export function decodeFsName(bytes: Buffer): string {
 
 const ESCAPED_BYTE = /[\uDC80-\uDCFF]/u;
 
+/** Whether `name` carries bytes that are not UTF-8 (as `decodeFsName` escapes them). */
+export function hasEscapedBytes(name: string): boolean {
+  return ESCAPED_BYTE.test(name);
+}
+
 /** The bytes of a name written by `decodeFsName` (or any text): escaped bytes back, the rest UTF-8. */
 export function encodeFsName(name: string): Buffer {
-  if (!ESCAPED_BYTE.test(name)) return Buffer.from(name, 'utf8');
+  if (!hasEscapedBytes(name)) return Buffer.from(name, 'utf8');
   const parts: Buffer[] = [];
   let run = '';
   for (const char of name) {

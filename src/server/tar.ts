@@ -4,7 +4,7 @@
  * bwrap.
  */
 
-import { encodeFsName } from './fs-name.js';
+import { encodeFsName, hasEscapedBytes } from './fs-name.js';
 
 export interface TarEntry {
   /** Path inside the archive, `/`-separated, no leading slash; bytes that are not UTF-8 as `decodeFsName` writes them. */
@@ -76,8 +76,7 @@ function paxRecord(key: string, value: string): Buffer {
   return Buffer.concat([Buffer.from(String(length)), body]);
 }
 
-/** POSIX: PAX values are UTF-8 unless `hdrcharset=BINARY` says the bytes are as the file system had them. */
-const isUtf8 = (name: string): boolean => encodeFsName(name).equals(Buffer.from(name, 'utf8'));
+
 
 /** Serialises `entries` (setuid and setgid bits cleared: an archive never hands out a setuid binary) as an uncompressed tar (ends with the two zero blocks). */
 export function tarArchive(entries: TarEntry[]): Buffer {
@@ -88,7 +87,8 @@ export function tarArchive(entries: TarEntry[]): Buffer {
     let split = splitName(name);
     const longLink = byteLength(linkname) > 100;
     if (!split || longLink) {
-      const binary = (!split && !isUtf8(name)) || (longLink && !isUtf8(linkname));
+      // POSIX: PAX values are UTF-8 unless `hdrcharset=BINARY` says the bytes are as the file system had them.
+      const binary = (!split && hasEscapedBytes(name)) || (longLink && hasEscapedBytes(linkname));
       const records = [...(binary ? [paxRecord('hdrcharset', 'BINARY')] : []), ...(split ? [] : [paxRecord('path', name)]), ...(longLink ? [paxRecord('linkpath', linkname)] : [])];
       const pax = Buffer.concat(records);
       parts.push(headerBlock('PaxHeader', '', 'x', 0o644, pax.length, entry.mtime, ''), ...padded(pax));
