@@ -76,8 +76,6 @@ function paxRecord(key: string, value: string): Buffer {
   return Buffer.concat([Buffer.from(String(length)), body]);
 }
 
-
-
 /** Serialises `entries` (setuid and setgid bits cleared: an archive never hands out a setuid binary) as an uncompressed tar (ends with the two zero blocks). */
 export function tarArchive(entries: TarEntry[]): Buffer {
   const parts: Buffer[] = [];
